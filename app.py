@@ -1,0 +1,174 @@
+"""HTTP routes and event handlers: parse input, call chalicelib, shape output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice, Response
+from chalice.app import SQSEvent
+
+from chalicelib import imports, jobs, processing, runtime
+from chalicelib.auth import Identity, authenticate
+from chalicelib.errors import (
+    DomainError,
+    FileTooLarge,
+    IdempotencyConflict,
+    InvalidRequest,
+    JobConflict,
+    JobNotFound,
+    LoteExists,
+    LoteNotFound,
+    TooManyActiveJobs,
+    Unauthenticated,
+)
+from chalicelib.messaging import MalformedMessage, WorkMessage
+from chalicelib.observability import logger, middleware
+
+# Queue names are fixed when the app is packaged; infra/ creates queues with these names.
+UPLOAD_QUEUE = os.environ.get("UPLOAD_QUEUE_NAME", "dkt-jobs-uploads")
+WORK_QUEUE = os.environ.get("WORK_QUEUE_NAME", "dkt-jobs-work")
+
+app = Chalice(app_name="dkt-jobs")
+app.register_middleware(middleware, "all")
+
+# Domain errors -> HTTP status, in one place.
+HTTP_STATUS: dict[type[DomainError], int] = {
+    InvalidRequest: 400,
+    Unauthenticated: 401,
+    JobNotFound: 404,
+    LoteNotFound: 404,
+    JobConflict: 409,
+    LoteExists: 409,
+    IdempotencyConflict: 409,
+    FileTooLarge: 413,
+    TooManyActiveJobs: 429,
+}
+
+View = Callable[..., Any]
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return Response(
+        body={"code": code, "message": message},
+        status_code=status,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def api(path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[View], View]:
+    """A route with the API's conventions: a verified bearer identity first, and domain
+    errors answered as {"code", "message"} with their status; never a 500 for a user's
+    mistake."""
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def handler(**params: str) -> Any:
+            request = app.current_request
+            try:
+                identity = authenticate(
+                    request.headers.get("authorization"), runtime.services().settings
+                )
+                return view(identity, **params)
+            except DomainError as exc:
+                status = HTTP_STATUS.get(type(exc), 400)
+                logger.info("request refused", extra={"status": status, "reason": str(exc)})
+                return _error(status, exc.code, exc.message)
+            except Exception:
+                logger.exception("unhandled error", extra={"path": request.path})
+                return _error(500, "INTERNAL_ERROR", "Error interno; intente nuevamente.")
+
+        app.route(path, methods=list(methods))(handler)
+        return view
+
+    return decorator
+
+
+def _json_body() -> Any:
+    raw = app.current_request.raw_body
+    if not raw:
+        raise InvalidRequest("Falta el cuerpo de la solicitud (JSON).")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("El cuerpo de la solicitud no es JSON válido.", str(exc)) from exc
+
+
+def _query() -> dict[str, str]:
+    return dict(app.current_request.query_params or {})
+
+
+def _limit(query: dict[str, str], default: int = 50, maximum: int = 100) -> int:
+    raw = query.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise InvalidRequest(f"El parámetro limit debe ser un número entre 1 y {maximum}.")
+    return int(raw)
+
+
+# --- jobs -------------------------------------------------------------------------------------
+
+
+@api("/api/jobs/dkt-import", methods=("POST",))
+def create_dkt_import(identity: Identity) -> Response:
+    request = imports.parse_create_request(_json_body())
+    services = runtime.services()
+    key = app.current_request.headers.get("idempotency-key")
+    if key is None:
+        body = imports.create_import(identity, request, services)
+    else:
+        body = imports.create_import_once(
+            key, identity, request, services, runtime.idempotency_store(), app.lambda_context
+        )
+    return Response(body=body, status_code=201)
+
+
+@api("/api/jobs")
+def list_jobs(identity: Identity) -> dict[str, Any]:
+    query = _query()
+    if query.get("status") == "active":
+        active = jobs.list_active(identity)
+        return {"jobs": [jobs.to_api(job) for job in active], "nextCursor": None}
+    page = jobs.list_owned(identity, _limit(query), query.get("cursor"))
+    return {"jobs": [jobs.to_api(job) for job in page.items], "nextCursor": page.next_cursor}
+
+
+@api("/api/jobs/{job_id}")
+def get_job(identity: Identity, job_id: str) -> dict[str, Any]:
+    return jobs.to_api(jobs.get_owned(job_id, identity))
+
+
+@api("/api/jobs/{job_id}/cancel", methods=("POST",))
+def cancel_job(identity: Identity, job_id: str) -> dict[str, Any]:
+    job = jobs.request_cancel(jobs.get_owned(job_id, identity))
+    return {"message": job.message, "job": jobs.to_api(job)}
+
+
+# --- event handlers ---------------------------------------------------------------------------
+
+
+@app.on_sqs_message(queue=UPLOAD_QUEUE, batch_size=1)
+def handle_upload(event: SQSEvent) -> None:
+    """S3 ObjectCreated notifications (routed through SQS): start the upload's job."""
+    services = runtime.services()
+    for record in event:
+        queued = imports.handle_s3_notification(record.body, services)
+        logger.info("upload notification", extra={"queued_jobs": queued})
+
+
+@app.on_sqs_message(queue=WORK_QUEUE, batch_size=1)
+def process_work(event: SQSEvent) -> None:
+    """Work messages: process a job until the time budget runs low, then re-enqueue."""
+    services = runtime.services()
+    for record in event:
+        try:
+            message = WorkMessage.from_json(record.body)
+        except MalformedMessage:
+            logger.warning("dropping a message that is not a work message")
+            continue
+        report = processing.handle(
+            message, services, event.context.get_remaining_time_in_millis
+        )
+        logger.info("work message handled", extra={"report": report.__dict__})

@@ -1,0 +1,1 @@
+"""The service's code, shipped to Lambda with app.py."""

@@ -1,0 +1,329 @@
+"""The DKT_IMPORT job type: validate the whole file, stage its lines, commit the lote.
+
+Phases (each chunked and checkpointed by the engine):
+  VALIDATE  count lines, decide the encoding once, read the periodo, report line errors;
+            strict jobs with any invalid line fail here, before anything is written
+  IMPORT    parse, apply the tenant's rules snapshot, write 100 lines under the job's
+            generation; at end of file, commit the lote and complete the job in one
+            transaction
+  DISCARD   (after FAILED or CANCELLED) delete the staged lines, release the lote
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import dkt, jobs, lotes
+from chalicelib.clock import utcnow
+from chalicelib.dynamo import batch_write
+from chalicelib.errors import CancelRequested, Fenced, JobConflict, LoteExists
+from chalicelib.models import Job, JobType, Line, LineErrorItem, Phase
+from chalicelib.processing import Advanced, ChunkOutcome, Failed, Finished, Services, register
+from chalicelib.rules import RuleSet
+from chalicelib.rules_store import current_snapshot
+from chalicelib.storage import LineCursor, RawLine
+
+# Share of the progress bar given to validation (parsing only, much faster than importing).
+VALIDATE_SHARE = 10
+ERROR_SAMPLE = 5
+
+TOO_LONG_REASON = "la línea es demasiado larga para ser un registro DKT"
+
+
+def _summary_sample(errors: list[dkt.LineError]) -> list[dict[str, object]]:
+    return [error.to_dict() for error in errors[:ERROR_SAMPLE]]
+
+
+@register(JobType.DKT_IMPORT)
+class DktImportRunner:
+    """One invocation's worth of a DKT import; keeps its read cursor across chunks."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._settings = services.settings
+        self._cursor: LineCursor | None = None
+        self._rules: RuleSet | None = None
+
+    def start_message(self) -> str:
+        return "Validando el archivo..."
+
+    def rules_snapshot(self, job: Job) -> dict[str, Any] | None:
+        return current_snapshot(job.tenant_id)
+
+    def run_chunk(self, job: Job) -> ChunkOutcome:
+        phase = job.checkpoint.phase
+        if phase == Phase.VALIDATE:
+            return self._validate(job)
+        if phase == Phase.IMPORT:
+            return self._import(job)
+        raise ValueError(f"job {job.id} has no work in phase {phase}")
+
+    def discard_chunk(self, job: Job) -> bool:
+        if lotes.delete_staged_chunk(job, self._settings.chunk_size):
+            return False
+        lotes.release(job)
+        return True
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _lines(self, job: Job, start: int, count: int) -> list[RawLine]:
+        if self._cursor is None or self._cursor.position != start:
+            key = job.upload_key or ""
+            size = int(job.file_size or 0)
+            self._cursor = self._services.store.lines(key, start, size)
+        return self._cursor.take(count)
+
+    def _at_end(self, job: Job) -> bool:
+        return self._cursor is None or self._cursor.position >= int(job.file_size or 0)
+
+    # --- VALIDATE ----------------------------------------------------------------------------
+
+    def _validate(self, job: Job) -> ChunkOutcome:
+        state = dict(job.checkpoint.state)
+        start = int(job.checkpoint.byte_offset)
+        if start == 0:
+            head = self._services.store.read_range(job.upload_key or "", 0, len(dkt.UTF8_BOM))
+            if head == dkt.UTF8_BOM:
+                start = len(dkt.UTF8_BOM)
+                state["encoding"] = dkt.Encoding.UTF8.value
+            state["dataStart"] = start
+        line_no = int(job.checkpoint.line_no)
+        strict = not job.parameters.get("skipInvalidLines", False)
+        errors: list[dkt.LineError] = []
+        lines = valid = 0
+        layouts: dict[str, int] = dict(state.get("layouts", {}))
+        encoding = state.get("encoding")
+        periodo = state.get("periodo")
+        for raw in self._lines(job, start, self._settings.validate_chunk_size):
+            line_no += 1
+            if raw.too_long:
+                lines += 1
+                errors.append(dkt.LineError(line_no, None, None, TOO_LONG_REASON))
+                continue
+            if encoding is None:
+                sniffed = dkt.sniff_encoding(raw.data)
+                encoding = sniffed.value if sniffed else None
+            parsed = dkt.parse_line(
+                raw.data, line_no, dkt.Encoding(encoding or "utf-8"), self._settings.card_hash_key
+            )
+            if parsed is None:
+                continue
+            lines += 1
+            if isinstance(parsed, dkt.LineError):
+                errors.append(parsed)
+                continue
+            if periodo is None:
+                periodo = parsed.periodo
+            elif parsed.periodo != periodo:
+                errors.append(
+                    dkt.LineError(
+                        line_no,
+                        "periodo",
+                        parsed.periodo,
+                        f"el periodo {parsed.periodo} no coincide con el del archivo ({periodo})",
+                    )
+                )
+                continue
+            valid += 1
+            layouts[parsed.layout.value] = layouts.get(parsed.layout.value, 0) + 1
+
+        error_count = int(state.get("errors", 0)) + len(errors)
+        reported = int(state.get("reported", 0))
+        room = max(0, self._settings.max_reported_errors - reported)
+        self._store_errors(job, errors[:room])
+        sample = list(state.get("sample", [])) + _summary_sample(errors)
+        state.update(
+            encoding=encoding,
+            periodo=periodo,
+            lines=int(state.get("lines", 0)) + lines,
+            valid=int(state.get("valid", 0)) + valid,
+            errors=error_count,
+            reported=reported + min(room, len(errors)),
+            layouts=layouts,
+            sample=sample[:ERROR_SAMPLE],
+        )
+        if strict and error_count >= self._settings.max_reported_errors:
+            return self._invalid_file(job, state, complete=False)
+        if not self._at_end(job):
+            size = int(job.file_size or 0)
+            position = self._cursor.position if self._cursor else start
+            return Advanced(
+                jobs.CheckpointUpdate(Phase.VALIDATE.value, position, line_no, state),
+                jobs.Progress(
+                    progress=VALIDATE_SHARE * position // max(size, 1),
+                    processed_items=0,
+                    total_items=None,
+                    message=f"Validando el archivo: {jobs.format_count(state['lines'])} "
+                    "líneas leídas.",
+                ),
+            )
+        return self._end_validation(job, state)
+
+    def _store_errors(self, job: Job, errors: list[dkt.LineError]) -> None:
+        if not errors:
+            return
+        batch_write(
+            LineErrorItem,
+            puts=[
+                LineErrorItem(
+                    job_id=job.id,
+                    line_no=error.line_no,
+                    field=error.field,
+                    value=error.value,
+                    reason=error.reason,
+                )
+                for error in errors
+            ],
+        )
+
+    def _invalid_file(self, job: Job, state: dict[str, Any], *, complete: bool) -> Failed:
+        count = int(state["errors"])
+        shown = jobs.format_count(count)
+        prefix = "" if complete else "más de "
+        return Failed(
+            code="INVALID_LINES",
+            message=f"El archivo tiene {prefix}{shown} líneas con errores; no se importó "
+            "ninguna. Corrija el archivo o importe omitiendo las líneas inválidas.",
+            details={"lineErrors": count, "sample": state.get("sample", [])},
+            error_count=count,
+        )
+
+    def _end_validation(self, job: Job, state: dict[str, Any]) -> ChunkOutcome:
+        strict = not job.parameters.get("skipInvalidLines", False)
+        total = int(state["lines"])
+        if total == 0:
+            return Failed("EMPTY_FILE", "El archivo está vacío: no tiene registros.")
+        if strict and state["errors"]:
+            return self._invalid_file(job, state, complete=True)
+        if not state["valid"]:
+            return Failed(
+                "NO_VALID_LINES",
+                "Ninguna línea del archivo es un registro DKT válido.",
+                details={"lineErrors": state["errors"], "sample": state.get("sample", [])},
+                error_count=int(state["errors"]),
+            )
+        codigo = str(job.parameters["codigoTarjeta"])
+        lote_id = lotes.lote_id_for(codigo, str(state["periodo"]))
+        try:
+            lotes.claim(
+                job, lote_id, codigo, str(state["periodo"]), bool(job.parameters.get("replace"))
+            )
+        except LoteExists as exc:
+            return Failed(exc.code, exc.message, details={"loteId": lote_id})
+        except JobConflict as exc:
+            return Failed("LOTE_BUSY", exc.message, details={"loteId": lote_id})
+        state["importStartedAt"] = utcnow().isoformat()
+        state.setdefault("encoding", None)
+        return Advanced(
+            jobs.CheckpointUpdate(Phase.IMPORT.value, int(state["dataStart"]), 0, state),
+            jobs.Progress(
+                progress=VALIDATE_SHARE,
+                processed_items=0,
+                total_items=total,
+                message=f"Procesando 0 de {jobs.format_count(total)} registros.",
+            ),
+            lote_id=lote_id,
+        )
+
+    # --- IMPORT ------------------------------------------------------------------------------
+
+    def _ruleset(self, job: Job) -> RuleSet:
+        if self._rules is None:
+            snapshot = job.rules_snapshot or {}
+            self._rules = RuleSet.load(
+                snapshot.get("rules", []), snapshot.get("lookups", {}), dkt.RECORD_FIELDS
+            )
+        return self._rules
+
+    def _import(self, job: Job) -> ChunkOutcome:
+        state = dict(job.checkpoint.state)
+        encoding = dkt.Encoding(state.get("encoding") or "utf-8")
+        generation = lotes.generation_of(job)
+        rules = self._ruleset(job)
+        line_no = int(job.checkpoint.line_no)
+        processed = int(job.processed_items)
+        imported = int(state.get("imported", 0))
+        totals = {currency: Decimal(value) for currency, value in state.get("totals", {}).items()}
+        items: list[Line] = []
+        key = self._settings.card_hash_key
+        for raw in self._lines(job, int(job.checkpoint.byte_offset), self._settings.chunk_size):
+            line_no += 1
+            if raw.too_long:
+                processed += 1
+                continue
+            parsed = dkt.parse_line(raw.data, line_no, encoding, key)
+            if parsed is None:
+                continue
+            processed += 1
+            # Invalid lines were reported at validation (skipInvalidLines) and are left out.
+            if isinstance(parsed, dkt.LineError) or parsed.periodo != state["periodo"]:
+                continue
+            outcome = rules.apply(parsed.to_record())
+            items.append(
+                Line(
+                    generation=generation,
+                    line_no=line_no,
+                    record=outcome.record,
+                    rules_fired=list(outcome.fired),
+                    rule_errors=[error.to_dict() for error in outcome.errors],
+                )
+            )
+            totals[parsed.moneda] = totals.get(parsed.moneda, Decimal("0")) + parsed.importe
+        lotes.write_lines(items)
+        imported += len(items)
+        state.update(imported=imported, totals={c: str(v) for c, v in sorted(totals.items())})
+        total = int(job.total_items or 0)
+        if self._at_end(job):
+            return self._commit(job, state, total)
+        started = datetime.fromisoformat(state["importStartedAt"])
+        elapsed = max((utcnow() - started).total_seconds(), 0.001)
+        rate = processed / elapsed
+        position = self._cursor.position if self._cursor else int(job.checkpoint.byte_offset)
+        return Advanced(
+            jobs.CheckpointUpdate(Phase.IMPORT.value, position, line_no, state),
+            jobs.Progress(
+                progress=min(99, VALIDATE_SHARE + (99 - VALIDATE_SHARE) * processed // total),
+                processed_items=processed,
+                total_items=total,
+                message=f"Procesando {jobs.format_count(processed)} de "
+                f"{jobs.format_count(total)} registros.",
+                rows_per_second=rate,
+                eta_seconds=round((total - processed) / rate) if rate > 0 else None,
+            ),
+        )
+
+    def _commit(self, job: Job, state: dict[str, Any], total: int) -> ChunkOutcome:
+        imported = int(state["imported"])
+        skipped = total - imported
+        result = {
+            "loteId": job.lote_id,
+            "linesImported": imported,
+            "linesSkipped": skipped,
+            "totals": state["totals"],
+            "encoding": state.get("encoding") or dkt.Encoding.UTF8.value,
+            "layouts": state.get("layouts", {}),
+            "periodo": state["periodo"],
+        }
+        skipped_note = f" ({jobs.format_count(skipped)} omitidos)" if skipped else ""
+        message = (
+            f"Importación completa: {jobs.format_count(imported)} registros en el lote "
+            f"{job.lote_id}{skipped_note}."
+        )
+        try:
+            with TransactWrite(connection=Connection(region=self._settings.region)) as tx:
+                lotes.add_commit(tx, job, imported, state["totals"])
+                jobs.add_completion(tx, job, result, message)
+        except TransactWriteError as exc:
+            if exc.cause_response_code != "TransactionCanceledException":
+                raise
+            job.refresh()
+            if job.cancel_requested:
+                raise CancelRequested(f"job {job.id} cancelled at commit") from exc
+            raise Fenced(f"job {job.id} commit lost: status {job.status}") from exc
+        return Finished(message)

@@ -1,0 +1,109 @@
+"""Domain exceptions. No boto, PynamoDB or HTTP type leaks out of chalicelib.
+
+Each user-facing error carries a stable `code` and a Spanish `message` for the
+person at the screen; `str(exc)` is the English detail for logs.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of the errors a caller of the API can cause."""
+
+    code = "ERROR"
+
+    def __init__(self, detail: str, message: str) -> None:
+        super().__init__(detail)
+        self.message = message
+
+
+class InvalidRequest(DomainError):
+    """The request is malformed or breaks a validation rule."""
+
+    code = "INVALID_REQUEST"
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(detail or message, message)
+
+
+class Unauthenticated(DomainError):
+    """No bearer token, or one that does not verify."""
+
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, "Sesión inválida o vencida: vuelva a ingresar.")
+
+
+class JobNotFound(DomainError):
+    """No job with that id is visible to the caller."""
+
+    code = "JOB_NOT_FOUND"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} not found", "No existe el proceso solicitado.")
+
+
+class LoteNotFound(DomainError):
+    """No lote with that id is visible to the caller's tenant."""
+
+    code = "LOTE_NOT_FOUND"
+
+    def __init__(self, lote_id: str) -> None:
+        super().__init__(f"lote {lote_id} not found", "No existe el lote solicitado.")
+
+
+class JobConflict(DomainError):
+    """The job is in a state that does not allow the operation."""
+
+    code = "JOB_CONFLICT"
+
+
+class LoteExists(DomainError):
+    """The lote was already imported and the caller did not ask to replace it."""
+
+    code = "LOTE_EXISTS"
+
+    def __init__(self, lote_id: str) -> None:
+        super().__init__(
+            f"lote {lote_id} already exists",
+            f"El lote {lote_id} ya fue importado. Elimínelo o pida reemplazarlo.",
+        )
+
+
+class FileTooLarge(DomainError):
+    """The declared or uploaded file exceeds the configured limit."""
+
+    code = "FILE_TOO_LARGE"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"file of {size} bytes exceeds the limit of {limit}",
+            f"El archivo pesa {size:,} bytes y el máximo es {limit:,}.".replace(",", "."),
+        )
+
+
+class TooManyActiveJobs(DomainError):
+    """The caller already has the maximum number of imports in progress."""
+
+    code = "TOO_MANY_ACTIVE_JOBS"
+
+    def __init__(self, user_id: str, limit: int) -> None:
+        super().__init__(
+            f"user {user_id} has {limit} active jobs",
+            f"Ya tiene {limit} importaciones en curso; espere a que termine alguna.",
+        )
+
+
+class IdempotencyConflict(DomainError):
+    """An Idempotency-Key was reused with a different request, or is still in flight."""
+
+    code = "IDEMPOTENCY_CONFLICT"
+
+
+class Fenced(Exception):
+    """The job's checkpoint moved on under this worker: another delivery owns it."""
+
+
+class CancelRequested(Exception):
+    """The job's owner asked to cancel while this worker held it."""

@@ -1,0 +1,252 @@
+"""PynamoDB models: jobs, lotes, staged and committed lines, line errors, rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.config import Settings
+
+
+class JobStatus(StrEnum):
+    """The five statuses of the API. COMPLETED is final; FAILED and CANCELLED can be retried."""
+
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})
+FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+RETRYABLE_STATUSES = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class JobType(StrEnum):
+    """Kinds of long process the engine runs; each has a handler in the registry."""
+
+    DKT_IMPORT = "DKT_IMPORT"
+    LOTE_DELETE = "LOTE_DELETE"
+
+
+class Phase(StrEnum):
+    """Where a job's checkpoint stands inside its own work."""
+
+    VALIDATE = "VALIDATE"
+    IMPORT = "IMPORT"
+    DELETE = "DELETE"
+    # After FAILED or CANCELLED: staged lines being removed, then nothing left to do.
+    DISCARD = "DISCARD"
+    DONE = "DONE"
+
+
+class LoteStatus(StrEnum):
+    """A lote is visible to its tenant only once ACTIVE."""
+
+    STAGING = "STAGING"
+    ACTIVE = "ACTIVE"
+
+
+class UserJobsIndex(GlobalSecondaryIndex["Job"]):
+    """A user's jobs, newest first."""
+
+    class Meta:
+        index_name = "user-jobs"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class ActiveJobsIndex(GlobalSecondaryIndex["Job"]):
+    """Sparse: only QUEUED and PROCESSING jobs carry `active_user_id`.
+
+    Serves the per-user limit of active jobs, the page's "resume on return"
+    and the sweeper, none of which should read a user's whole history.
+    """
+
+    class Meta:
+        index_name = "active-jobs"
+        projection = AllProjection()
+
+    active_user_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Checkpoint(MapAttribute[str, Any]):
+    """How far a job got. `seq` fences deliveries; the rest says where to resume."""
+
+    seq = NumberAttribute(default=0)
+    # Chunks recorded within the current delivery; fences two copies of one message.
+    step = NumberAttribute(default=0)
+    phase = UnicodeAttribute(default=Phase.VALIDATE.value)
+    byte_offset = NumberAttribute(default=0)
+    line_no = NumberAttribute(default=0)
+    # Job-type state carried between chunks (encoding, periodo, running totals...).
+    state = JSONAttribute(default=dict)
+
+    def __init__(self, **attributes: Any) -> None:
+        super().__init__(**attributes)  # type: ignore[no-untyped-call]  # PynamoDB is untyped here
+
+
+class Job(Model):
+    """A long process and everything a user sees of it."""
+
+    class Meta:
+        table_name = "dkt-jobs"
+
+    id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute()
+    status = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    active_user_id = UnicodeAttribute(null=True)
+    parameters = JSONAttribute(default=dict)
+    progress = NumberAttribute(default=0)
+    total_items = NumberAttribute(null=True)
+    processed_items = NumberAttribute(default=0)
+    message = UnicodeAttribute(default="")
+    result = JSONAttribute(null=True)
+    error = JSONAttribute(null=True)
+    error_count = NumberAttribute(default=0)
+    attempts = NumberAttribute(default=1)
+    cancel_requested = BooleanAttribute(default=False)
+    checkpoint = Checkpoint(default=Checkpoint)
+    rows_per_second = NumberAttribute(null=True)
+    eta_seconds = NumberAttribute(null=True)
+    lote_id = UnicodeAttribute(null=True)
+    lote_deleted = BooleanAttribute(default=False)
+    upload_key = UnicodeAttribute(null=True)
+    # Size of the uploaded object as S3 reports it, set once when the upload is accepted.
+    file_size = NumberAttribute(null=True)
+    # The tenant's rules as they were when the job started (a RuleSet.to_json()).
+    rules_snapshot = JSONAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    started_at = UTCDateTimeAttribute(null=True)
+    completed_at = UTCDateTimeAttribute(null=True)
+    heartbeat_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    user_jobs = UserJobsIndex()
+    active_jobs = ActiveJobsIndex()
+
+    @property
+    def job_status(self) -> JobStatus:
+        return JobStatus(self.status)
+
+
+class Lote(Model):
+    """A batch of statement lines per tenant, card product and period (e.g. ICBCVC2404)."""
+
+    class Meta:
+        table_name = "dkt-lotes"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    lote_id = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute()
+    codigo_tarjeta = UnicodeAttribute()
+    periodo = UnicodeAttribute()
+    # The import whose lines are the lote's visible content (None until the first commit).
+    job_id = UnicodeAttribute(null=True)
+    # The import currently staging lines for this lote, if any.
+    staging_job_id = UnicodeAttribute(null=True)
+    user_id = UnicodeAttribute()
+    line_count = NumberAttribute(default=0)
+    totals = JSONAttribute(default=dict)
+    created_at = UTCDateTimeAttribute()
+    committed_at = UTCDateTimeAttribute(null=True)
+
+
+class Line(Model):
+    """One imported statement line. Keyed by generation (tenant, lote, job) and line number,
+    so writing a chunk twice changes nothing, and staged lines stay invisible until the
+    lote points at their generation."""
+
+    class Meta:
+        table_name = "dkt-lines"
+
+    generation = UnicodeAttribute(hash_key=True)
+    line_no = NumberAttribute(range_key=True)
+    record = JSONAttribute()
+    rules_fired = JSONAttribute(default=list)
+    rule_errors = JSONAttribute(default=list)
+
+
+class LineErrorItem(Model):
+    """One line-level error of a job's file, for the error report."""
+
+    class Meta:
+        table_name = "dkt-line-errors"
+
+    job_id = UnicodeAttribute(hash_key=True)
+    line_no = NumberAttribute(range_key=True)
+    field = UnicodeAttribute(null=True)
+    value = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute()
+
+
+class RulesDocument(Model):
+    """A tenant's business rules and lookup tables, stored as one document."""
+
+    class Meta:
+        table_name = "dkt-rules"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    rules = JSONAttribute(default=list)
+    lookups = JSONAttribute(default=dict)
+    version = NumberAttribute(default=0)
+    updated_at = UTCDateTimeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (Job, Lote, Line, LineErrorItem, RulesDocument)
+
+
+def bind_models(settings: Settings) -> None:
+    """Points every model at the configured tables and region, and drops cached clients.
+
+    Called once at import of the app and again by tests after moto starts, since a
+    PynamoDB connection created outside moto would talk to the real AWS.
+    """
+    names = {
+        Job: settings.jobs_table,
+        Lote: settings.lotes_table,
+        Line: settings.lines_table,
+        LineErrorItem: settings.errors_table,
+        RulesDocument: settings.rules_table,
+    }
+    for model, table_name in names.items():
+        model.Meta.table_name = table_name
+        model.Meta.region = settings.region
+        model._connection = None
+
+
+def generation_key(tenant_id: str, lote_id: str, job_id: str) -> str:
+    """The partition of one import's lines for one lote."""
+    return f"{tenant_id}#{lote_id}#{job_id}"
+
+
+def create_tables(models: Iterable[type[Model]] = ALL_MODELS) -> None:
+    """Creates the tables on demand (local stack and tests; deployed, infra/ declares them)."""
+    for model in models:
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)

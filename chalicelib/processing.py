@@ -1,0 +1,224 @@
+"""One worker invocation: chunks of work until the time budget runs low, then a continuation.
+
+The engine is generic: each job type registers a runner that does one chunk at a
+time and says how far it got; the engine fences every step on the job's
+checkpoint, honours cancel requests between chunks, keeps the invocation inside
+its time budget and re-enqueues the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chalicelib import jobs
+from chalicelib.config import Settings
+from chalicelib.errors import CancelRequested, Fenced
+from chalicelib.messaging import WorkMessage, WorkQueue
+from chalicelib.models import Job, JobStatus, JobType, Phase
+from chalicelib.observability import logger, tracer
+from chalicelib.storage import UploadStore
+
+
+@dataclass(frozen=True)
+class Services:
+    """What runners need from the outside world, injected."""
+
+    settings: Settings
+    store: UploadStore
+    queue: WorkQueue
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """A chunk is done; record where the job stands."""
+
+    checkpoint: jobs.CheckpointUpdate
+    progress: jobs.Progress
+    lote_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The runner committed its work and completed the job."""
+
+    summary: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The job cannot succeed (bad input, a conflict); tell the user why."""
+
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+    error_count: int | None = None
+    discard: bool = False  # staged lines exist and must be removed
+
+
+ChunkOutcome = Advanced | Finished | Failed
+
+
+class JobRunner(Protocol):
+    """The work of one job type, one chunk at a time."""
+
+    def start_message(self) -> str: ...
+
+    def rules_snapshot(self, job: Job) -> dict[str, Any] | None: ...
+
+    def run_chunk(self, job: Job) -> ChunkOutcome: ...
+
+    def discard_chunk(self, job: Job) -> bool:
+        """Removes part of what the job staged; True once nothing is left."""
+        ...
+
+
+RunnerFactory = Callable[[Services], JobRunner]
+_REGISTRY: dict[JobType, RunnerFactory] = {}
+
+
+def register(job_type: JobType) -> Callable[[RunnerFactory], RunnerFactory]:
+    """Class decorator: the runner for `job_type`."""
+
+    def decorator(factory: RunnerFactory) -> RunnerFactory:
+        _REGISTRY[job_type] = factory
+        return factory
+
+    return decorator
+
+
+def runner_for(job: Job, services: Services) -> JobRunner:
+    return _REGISTRY[JobType(job.type)](services)
+
+
+class TimeBudget:
+    """Whether another chunk fits in what is left of the invocation.
+
+    Reads only the Lambda's remaining time, so a test drives it with its own clock.
+    A chunk may take as long as twice the slowest chunk seen so far, and the
+    safety margin is kept for the checkpoint and the continuation.
+    """
+
+    def __init__(self, remaining_ms: Callable[[], int], margin_ms: int) -> None:
+        self._remaining_ms = remaining_ms
+        self._margin_ms = margin_ms
+        self._longest_ms = 0
+        self._chunk_started_at: int | None = None
+
+    def chunk_started(self) -> None:
+        self._chunk_started_at = self._remaining_ms()
+
+    def chunk_finished(self) -> None:
+        if self._chunk_started_at is not None:
+            spent = self._chunk_started_at - self._remaining_ms()
+            self._longest_ms = max(self._longest_ms, spent)
+
+    def allows_another_chunk(self) -> bool:
+        return self._remaining_ms() - 2 * self._longest_ms > self._margin_ms
+
+
+@dataclass(frozen=True)
+class InvocationReport:
+    """What one delivery did, for logs and tests."""
+
+    job_id: str
+    outcome: str
+    chunks: int = 0
+    continued: bool = False
+
+
+@tracer.capture_method
+def handle(
+    message: WorkMessage, services: Services, remaining_ms: Callable[[], int]
+) -> InvocationReport:
+    """Processes one work message. Raises only on transient errors (SQS then retries)."""
+    job = jobs.get(message.job_id)
+    if job is None:
+        return InvocationReport(message.job_id, "dropped: no such job")
+    logger.append_keys(job_id=job.id, user_id=job.user_id)
+    if message.seq != job.checkpoint.seq or message.attempt != job.attempts:
+        return InvocationReport(
+            job.id, f"dropped: stale message seq {message.seq}, job at {job.checkpoint.seq}"
+        )
+    runner = runner_for(job, services)
+    budget = TimeBudget(remaining_ms, services.settings.safety_margin_ms)
+    status = job.job_status
+    try:
+        if status.is_final:
+            if job.checkpoint.phase != Phase.DISCARD:
+                return InvocationReport(job.id, f"dropped: job is {status}")
+            return _discard(job, runner, budget, services, chunks=0)
+        if status is JobStatus.QUEUED:
+            jobs.start(job, runner.start_message(), runner.rules_snapshot(job))
+        return _run(job, runner, budget, services)
+    except Fenced as exc:
+        logger.info("delivery lost the job to another one", extra={"reason": str(exc)})
+        return InvocationReport(job.id, "dropped: fenced")
+
+
+def _run(job: Job, runner: JobRunner, budget: TimeBudget, services: Services) -> InvocationReport:
+    chunks = 0
+    try:
+        while True:
+            if job.cancel_requested:
+                raise CancelRequested(f"job {job.id} has a cancel request")
+            budget.chunk_started()
+            outcome = runner.run_chunk(job)
+            chunks += 1
+            if isinstance(outcome, Finished):
+                logger.info("job completed", extra={"summary": outcome.summary})
+                return InvocationReport(job.id, "completed", chunks)
+            if isinstance(outcome, Failed):
+                jobs.fail(
+                    job,
+                    outcome.code,
+                    outcome.message,
+                    details=outcome.details,
+                    error_count=outcome.error_count,
+                    discard=outcome.discard,
+                )
+                logger.info("job failed", extra={"code": outcome.code})
+                if outcome.discard:
+                    return _discard(job, runner, budget, services, chunks)
+                return InvocationReport(job.id, "failed", chunks)
+            jobs.advance(job, outcome.checkpoint, outcome.progress, lote_id=outcome.lote_id)
+            budget.chunk_finished()
+            if not budget.allows_another_chunk():
+                _continue(job, services)
+                return InvocationReport(job.id, "continued", chunks, continued=True)
+    except CancelRequested:
+        jobs.mark_cancelled(job)
+        logger.info("job cancelled", extra={"chunks": chunks})
+        return _discard(job, runner, budget, services, chunks)
+
+
+def _discard(
+    job: Job, runner: JobRunner, budget: TimeBudget, services: Services, chunks: int
+) -> InvocationReport:
+    """Removes what a FAILED or CANCELLED job staged, as many chunks as the budget allows."""
+    while True:
+        budget.chunk_started()
+        done = runner.discard_chunk(job)
+        chunks += 1
+        jobs.discard_step(job, done=done)
+        if done:
+            return InvocationReport(job.id, f"{job.status.lower()}: discarded", chunks)
+        budget.chunk_finished()
+        if not budget.allows_another_chunk():
+            _continue(job, services)
+            return InvocationReport(job.id, "discarding", chunks, continued=True)
+
+
+def _continue(job: Job, services: Services) -> None:
+    seq = jobs.hand_off(job)
+    checkpoint = job.checkpoint
+    services.queue.send(
+        WorkMessage(
+            job_id=job.id,
+            attempt=int(job.attempts),
+            seq=seq,
+            byte_offset=int(checkpoint.byte_offset),
+            line_no=int(checkpoint.line_no),
+        )
+    )

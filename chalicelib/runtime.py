@@ -1,0 +1,44 @@
+"""Wiring: the process-wide services, built lazily from the settings.
+
+Nothing AWS-facing is created at import, so `chalice package` can import the app
+without credentials, and tests start moto before the first client exists.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from chalicelib import aws
+from chalicelib import dkt_import as _dkt_import  # noqa: F401 - registers the DKT_IMPORT runner
+from chalicelib.config import get_settings
+from chalicelib.messaging import WorkQueue
+from chalicelib.models import bind_models
+from chalicelib.processing import Services
+from chalicelib.storage import UploadStore
+
+
+@functools.cache
+def services() -> Services:
+    settings = get_settings()
+    bind_models(settings)
+    return Services(
+        settings=settings,
+        store=UploadStore(aws.s3_client(), settings.upload_bucket, settings.upload_prefix),
+        queue=WorkQueue(aws.sqs_client(), settings.work_queue_url),
+    )
+
+
+@functools.cache
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    settings = services().settings
+    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+
+def reset() -> None:
+    """Forgets settings, clients and services (tests, after changing env or starting moto)."""
+    services.cache_clear()
+    idempotency_store.cache_clear()
+    get_settings.cache_clear()
+    aws.reset_clients()

@@ -1,0 +1,87 @@
+"""Helpers for functional tests: the API as one user sees it, uploads, the pump."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import requests
+from chalice.test import Client
+
+import app as app_module
+from localdev.pump import Pump, Route
+from localdev.resources import QueueUrls
+from localdev.tokens import issue_local_token
+
+TEST_SECRET = "test-local-jwt-secret-at-least-32-bytes"  # as LOCAL_JWT_SECRET in tests/conftest.py
+
+
+def token_for(user: str, tenant: str = "acme") -> str:
+    return issue_local_token(user, tenant, secret=TEST_SECRET)
+
+
+@dataclass
+class Api:
+    """The HTTP API as one user sees it."""
+
+    client: Client
+    token: str
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.token}",
+            "Content-Type": "application/json",
+            **(extra or {}),
+        }
+
+    def post(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        raw = body if isinstance(body, str | bytes) else json.dumps(body or {})
+        return self.client.http.post(path, headers=self._headers(headers), body=raw)
+
+    def get(self, path: str) -> Any:
+        return self.client.http.get(path, headers=self._headers())
+
+    def create_import(self, **fields: Any) -> Any:
+        body = {"codigoTarjeta": "ICBCVC", "filename": "abril.dkt", **fields}
+        return self.post("/api/jobs/dkt-import", body)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        response = self.get(f"/api/jobs/{job_id}")
+        assert response.status_code == 200, response.body
+        return dict(response.json_body)
+
+    def cancel(self, job_id: str) -> Any:
+        return self.post(f"/api/jobs/{job_id}/cancel")
+
+
+def upload(presigned: dict[str, Any], data: bytes) -> None:
+    """POSTs a file to S3 the way a browser does with the presigned form."""
+    response = requests.post(
+        presigned["url"],
+        data=presigned["fields"],
+        files={"file": ("statement.dkt", data)},
+        timeout=30,
+    )
+    assert response.status_code in (200, 201, 204), response.text
+
+
+def make_pump(
+    urls: QueueUrls, budget_ms: int = 60_000, on_invocation: Any = None
+) -> Pump:
+    routes = [
+        Route("dkt-jobs-uploads", urls.uploads, app_module.handle_upload, "handle_upload"),
+        Route("dkt-jobs-work", urls.work, app_module.process_work, "process_work"),
+    ]
+    return Pump(boto3.client("sqs"), routes, budget_ms, "us-east-1", on_invocation)
+
+
+def import_file(api: Api, pump: Pump, data: bytes, **fields: Any) -> dict[str, Any]:
+    """Create -> upload -> drain the queues; returns the job as the API shows it at the end."""
+    created = api.create_import(size=len(data), **fields)
+    assert created.status_code == 201, created.body
+    upload(created.json_body["upload"], data)
+    pump.drain()
+    return api.job(created.json_body["job"]["id"])
+
