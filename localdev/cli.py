@@ -1,0 +1,241 @@
+"""`dkt-jobs`: the command line for the service (local stack or a deployed API).
+
+    dkt-jobs serve                               run the local stack (what `make run` does)
+    dkt-jobs token --user U --tenant T           print a local bearer token
+    dkt-jobs generate FILE --lines 18000         write a synthetic DKT file
+    dkt-jobs import FILE --tarjeta ICBCVC --follow
+    dkt-jobs status JOB_ID | cancel JOB_ID | jobs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from localdev.tokens import DEV_JWT_SECRET, issue_local_token
+
+FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+DEFAULT_API = "http://127.0.0.1:8000"
+
+console = Console(stderr=True)
+
+
+class ApiError(Exception):
+    """The API answered with an error; its Spanish message is shown as is."""
+
+
+class ApiClient:
+    """The service's HTTP API, as the CLI uses it."""
+
+    def __init__(self, base_url: str, token: str, timeout_s: float = 30) -> None:
+        self._base = base_url.rstrip("/")
+        self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {token}"
+        self._timeout = timeout_s
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._session.request(
+            method, f"{self._base}{path}", timeout=self._timeout, **kwargs
+        )
+        body = response.json() if response.content else None
+        if response.status_code >= 400:
+            message = body.get("message") if isinstance(body, dict) else response.text
+            raise ApiError(f"{response.status_code}: {message}")
+        return body
+
+    def create_import(self, **body: Any) -> Any:
+        return self._call("POST", "/api/jobs/dkt-import", json=body)
+
+    def job(self, job_id: str) -> Any:
+        return self._call("GET", f"/api/jobs/{job_id}")
+
+    def cancel(self, job_id: str) -> Any:
+        return self._call("POST", f"/api/jobs/{job_id}/cancel")
+
+    def jobs(self, limit: int = 20) -> Any:
+        return self._call("GET", f"/api/jobs?limit={limit}")
+
+
+def upload(presigned: dict[str, Any], path: Path) -> None:
+    """POSTs the file to S3 with the presigned form, streaming it from disk."""
+    with path.open("rb") as handle:
+        response = requests.post(
+            presigned["url"],
+            data=presigned["fields"],
+            files={"file": (path.name, handle)},
+            timeout=300,
+        )
+    if response.status_code not in (200, 201, 204):
+        raise ApiError(f"upload refused by S3 ({response.status_code}): {response.text[:200]}")
+
+
+def follow(client: ApiClient, job_id: str, interval_s: float) -> dict[str, Any]:
+    """Polls the job until it is final, with a progress bar; returns the final job."""
+    columns = (
+        TextColumn("[bold]{task.fields[status]:<10}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("", total=100, status="QUEUED")
+        while True:
+            job: dict[str, Any] = client.job(job_id)
+            bar.update(
+                task, completed=job["progress"], description=job["message"], status=job["status"]
+            )
+            if job["status"] in FINAL:
+                return job
+            time.sleep(interval_s)
+
+
+def _client(args: argparse.Namespace) -> ApiClient:
+    token = args.token or os.environ.get("DKT_TOKEN") or issue_local_token("dev", "demo")
+    return ApiClient(args.api, token)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    client = _client(args)
+    created = client.create_import(
+        codigoTarjeta=args.tarjeta,
+        filename=path.name,
+        size=path.stat().st_size,
+        skipInvalidLines=args.skip_invalid,
+        replace=args.replace,
+    )
+    job_id = created["job"]["id"]
+    console.print(f"Job {job_id} creado; subiendo {path.name}...")
+    upload(created["upload"], path)
+    if not args.follow:
+        print(job_id)
+        return 0
+    job = follow(client, job_id, args.interval)
+    console.print(job["message"])
+    if job.get("error"):
+        for sample in job["error"].get("sample", []):
+            field = sample.get("field") or ""
+            console.print(f"  línea {sample['lineNo']}: {field} {sample['reason']}")
+    print(job_id)
+    return 0 if job["status"] == "COMPLETED" else 1
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    print(issue_local_token(args.user, args.tenant, secret=args.secret, ttl_s=args.ttl))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from localdev.dktgen import Layout, write_dkt
+
+    with open(args.file, "wb") as out:
+        write_dkt(
+            out,
+            args.lines,
+            layout=Layout(args.layout) if args.layout else None,
+            encoding=args.encoding,
+            newline="\r\n" if args.crlf else "\n",
+            seed=args.seed,
+            periodo=args.periodo,
+        )
+    console.print(f"{args.lines} líneas escritas en {args.file}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    job = _client(args).job(args.job_id)
+    print(f"{job['status']} {job['progress']}% {job['message']}")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    print(_client(args).cancel(args.job_id)["message"])
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    for job in _client(args).jobs()["jobs"]:
+        print(f"{job['id']}  {job['status']:<10} {job['progress']:>3}%  {job['message']}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from localdev import stack
+
+    stack.main(args.rest)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="dkt-jobs", description=__doc__.splitlines()[0])
+    sub = root.add_subparsers(dest="command", required=True)
+
+    def with_api(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        command.add_argument("--api", default=os.environ.get("DKT_API_URL", DEFAULT_API))
+        command.add_argument("--token", help="bearer token (default: $DKT_TOKEN or a dev token)")
+        return command
+
+    imp = with_api(sub.add_parser("import", help="import a DKT file through the API"))
+    imp.add_argument("file")
+    imp.add_argument("--tarjeta", required=True, help="card product code, e.g. ICBCVC")
+    imp.add_argument("--follow", action="store_true", help="show progress until the job ends")
+    imp.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    imp.add_argument("--skip-invalid", action="store_true", help="import the valid lines only")
+    imp.add_argument("--replace", action="store_true", help="replace an existing lote")
+    imp.set_defaults(func=cmd_import)
+
+    tok = sub.add_parser("token", help="print a local bearer token")
+    tok.add_argument("--user", required=True)
+    tok.add_argument("--tenant", required=True)
+    tok.add_argument("--ttl", type=int, default=12 * 3600, help="seconds")
+    tok.add_argument("--secret", default=os.environ.get("LOCAL_JWT_SECRET", DEV_JWT_SECRET))
+    tok.set_defaults(func=cmd_token)
+
+    gen = sub.add_parser("generate", help="write a synthetic DKT file")
+    gen.add_argument("file")
+    gen.add_argument("--lines", type=int, default=18_000)
+    gen.add_argument("--layout", choices=["36", "38"], help="default: both, mixed")
+    gen.add_argument("--encoding", choices=["cp1252", "utf-8"], default="cp1252")
+    gen.add_argument("--crlf", action="store_true")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--periodo", default="2404")
+    gen.set_defaults(func=cmd_generate)
+
+    for name, func, help_text in [
+        ("status", cmd_status, "show a job"),
+        ("cancel", cmd_cancel, "cancel a job"),
+    ]:
+        command = with_api(sub.add_parser(name, help=help_text))
+        command.add_argument("job_id")
+        command.set_defaults(func=func)
+    with_api(sub.add_parser("jobs", help="list your jobs")).set_defaults(func=cmd_jobs)
+
+    serve = sub.add_parser("serve", help="run the local stack")
+    serve.add_argument("rest", nargs=argparse.REMAINDER)
+    serve.set_defaults(func=cmd_serve)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ApiError as exc:
+        console.print(f"[red]Error:[/red] {exc}")
+        return 2
+    except requests.ConnectionError as exc:
+        console.print(f"[red]No se pudo conectar con {getattr(args, 'api', '')}:[/red] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The local stack: moto server as AWS, the Chalice API on 127.0.0.1, and the SQS pump.
+
+    python -m localdev.stack        (what `make run` starts)
+
+Everything runs in this one process: moto in server mode (so browsers and the CLI
+reach S3 over HTTP), the resources the service expects, Chalice's local server for
+the routes, and a pump thread that feeds SQS messages to the same Lambda handlers
+with a real time budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from localdev.resources import UPLOAD_QUEUE, WORK_QUEUE, QueueUrls, queue_url
+from localdev.tokens import DEV_JWT_SECRET, issue_local_token
+
+API_PORT = 8000
+AWS_PORT = 4566
+DEV_USER = "dev"
+DEV_TENANT = "demo"
+REGION = "us-east-1"
+
+
+@dataclass
+class Stack:
+    """A running local stack; `stop()` shuts it down."""
+
+    api_url: str
+    aws_url: str
+    dev_token: str
+    queues: QueueUrls
+    _stop: threading.Event
+    _threads: list[threading.Thread]
+    _moto: ThreadedMotoServer
+    _http: object
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._http.shutdown()  # type: ignore[attr-defined]
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._moto.stop()
+
+
+def local_environment(aws_url: str, budget_margin_ms: int = 2_000) -> dict[str, str]:
+    """The environment the app reads, pointed at the emulator."""
+    return {
+        "AWS_ENDPOINT_URL": aws_url,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "JOBS_TABLE": "dkt-jobs",
+        "LOTES_TABLE": "dkt-lotes",
+        "LINES_TABLE": "dkt-lines",
+        "ERRORS_TABLE": "dkt-line-errors",
+        "RULES_TABLE": "dkt-rules",
+        "IDEMPOTENCY_TABLE": "dkt-idempotency",
+        "UPLOAD_BUCKET": "dkt-uploads-local",
+        "WORK_QUEUE_URL": queue_url(REGION, WORK_QUEUE, endpoint=aws_url),
+        "UPLOAD_QUEUE_NAME": UPLOAD_QUEUE,
+        "WORK_QUEUE_NAME": WORK_QUEUE,
+        "CARD_HASH_KEY": "local-card-hash-key",
+        "AUTH_MODE": "local",
+        "LOCAL_JWT_SECRET": DEV_JWT_SECRET,
+        "SAFETY_MARGIN_MS": str(budget_margin_ms),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+    }
+
+
+def start(
+    api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 15_000
+) -> Stack:
+    """Starts everything and returns once the API answers."""
+    aws_url = f"http://127.0.0.1:{aws_port}"
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+    moto.start()
+    os.environ.update(local_environment(aws_url))
+
+    # Imported only now: the app's handlers read their queue names from the environment.
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    import app as app_module
+    from chalicelib import runtime
+    from chalicelib.config import get_settings
+    from localdev.pump import Pump, Route
+    from localdev.resources import create_resources
+
+    runtime.reset()
+    queues = create_resources(get_settings(), visibility_s=max(30, 6 * budget_ms // 1000))
+    runtime.reset()
+
+    config = Config.create(chalice_stage="local", app_name="dkt-jobs", chalice_app=app_module.app)
+    http = create_local_server(app_module.app, config, "127.0.0.1", api_port)
+    stop = threading.Event()
+    pump = Pump(
+        boto3.client("sqs", region_name=REGION),
+        [
+            Route(UPLOAD_QUEUE, queues.uploads, app_module.handle_upload, "handle_upload"),
+            Route(WORK_QUEUE, queues.work, app_module.process_work, "process_work"),
+        ],
+        budget_ms=budget_ms,
+        region=REGION,
+    )
+    threads = [
+        threading.Thread(target=http.serve_forever, name="api", daemon=True),
+        threading.Thread(target=pump.run_forever, args=(stop,), name="pump", daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    return Stack(
+        api_url=f"http://127.0.0.1:{api_port}",
+        aws_url=aws_url,
+        dev_token=issue_local_token(DEV_USER, DEV_TENANT),
+        queues=queues,
+        _stop=stop,
+        _threads=threads,
+        _moto=moto,
+        _http=http,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the DKT import service locally.")
+    env = os.environ
+    parser.add_argument("--api-port", type=int, default=int(env.get("DKT_API_PORT", API_PORT)))
+    parser.add_argument("--aws-port", type=int, default=int(env.get("DKT_AWS_PORT", AWS_PORT)))
+    parser.add_argument(
+        "--budget-ms", type=int, default=15_000, help="time budget of each worker invocation"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    for noisy in ("werkzeug", "moto"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    stack = start(args.api_port, args.aws_port, args.budget_ms)
+    print(f"DKT import service running.\n  API:       {stack.api_url}")
+    print(f"  AWS (moto): {stack.aws_url}")
+    print(f"  Dev token (user {DEV_USER}, tenant {DEV_TENANT}):\n{stack.dev_token}\n")
+    print(f"Try: .venv/bin/dkt-jobs import FILE --tarjeta ICBCVC --follow --api {stack.api_url}")
+    print("Ctrl-C to stop.", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

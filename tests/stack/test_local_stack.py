@@ -1,0 +1,130 @@
+"""The local stack as a user runs it: `make run`'s process, then the dkt-jobs command."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localdev.tokens import issue_local_token
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "localdev.cli"]
+
+pytestmark = pytest.mark.stack
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env() -> dict[str, str]:
+    """The user's environment, without what the test session set for moto in-process."""
+    from conftest import TEST_ENV
+
+    return {k: v for k, v in os.environ.items() if k not in TEST_ENV}
+
+
+@pytest.fixture(scope="module")
+def stack_url() -> Iterator[str]:
+    api_port, aws_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localdev.stack",
+            "--api-port",
+            str(api_port),
+            "--aws-port",
+            str(aws_port),
+            "--budget-ms",
+            "3000",
+        ],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    banner = []
+    for line in process.stdout:
+        banner.append(line)
+        if "Ctrl-C to stop" in line or time.monotonic() > deadline:
+            break
+    assert any(f"http://127.0.0.1:{api_port}" in line for line in banner), "".join(banner)
+    try:
+        yield f"http://127.0.0.1:{api_port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_cli_imports_an_18000_line_file_with_a_progress_bar(stack_url: str, tmp_path: Path) -> None:
+    # GIVEN a generated ordinary statement
+    dkt = tmp_path / "abril.dkt"
+    subprocess.run([*CLI, "generate", str(dkt), "--lines", "18000"], check=True, cwd=ROOT)
+    token = issue_local_token("carla", "demo")
+    # WHEN it is imported through the HTTP API, following progress
+    result = subprocess.run(
+        [
+            *CLI,
+            "import",
+            str(dkt),
+            "--tarjeta",
+            "ICBCVC",
+            "--follow",
+            "--interval",
+            "0.5",
+            "--api",
+            stack_url,
+            "--token",
+            token,
+        ],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    # THEN the command succeeds, having shown the bar at 100%
+    assert result.returncode == 0, result.stderr
+    assert "100%" in result.stderr
+    assert "COMPLETED" in result.stderr
+    assert "18.000 registros" in result.stderr
+    job_id = result.stdout.strip().splitlines()[-1]
+    # ... and the API agrees
+    request = urllib.request.Request(
+        f"{stack_url}/api/jobs/{job_id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        job = json.load(response)
+    assert job["status"] == "COMPLETED"
+    assert job["processedItems"] == job["totalItems"] == 18_000
+
+
+def test_cli_token_command_prints_a_token_the_stack_accepts(stack_url: str) -> None:
+    token = subprocess.run(
+        [*CLI, "token", "--user", "diego", "--tenant", "demo"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=clean_env(),
+    ).stdout.strip()
+    request = urllib.request.Request(
+        f"{stack_url}/api/jobs", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.load(response) == {"jobs": [], "nextCursor": None}
