@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from environment import TEST_ENV
 
 from localdev.tokens import issue_local_token
 
@@ -30,8 +31,6 @@ def free_port() -> int:
 
 def clean_env() -> dict[str, str]:
     """The user's environment, without what the test session set for moto in-process."""
-    from conftest import TEST_ENV
-
     return {k: v for k, v in os.environ.items() if k not in TEST_ENV}
 
 
