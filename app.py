@@ -11,7 +11,7 @@ from typing import Any
 from chalice import Chalice, Response
 from chalice.app import SQSEvent
 
-from chalicelib import imports, jobs, processing, runtime
+from chalicelib import imports, jobs, line_errors, processing, rules_store, runtime
 from chalicelib.auth import Identity, authenticate
 from chalicelib.errors import (
     DomainError,
@@ -20,6 +20,7 @@ from chalicelib.errors import (
     InvalidRequest,
     JobConflict,
     JobNotFound,
+    LookupNotFound,
     LoteExists,
     LoteNotFound,
     TooManyActiveJobs,
@@ -41,6 +42,7 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     Unauthenticated: 401,
     JobNotFound: 404,
     LoteNotFound: 404,
+    LookupNotFound: 404,
     JobConflict: 409,
     LoteExists: 409,
     IdempotencyConflict: 409,
@@ -144,6 +146,47 @@ def get_job(identity: Identity, job_id: str) -> dict[str, Any]:
 def cancel_job(identity: Identity, job_id: str) -> dict[str, Any]:
     job = jobs.request_cancel(jobs.get_owned(job_id, identity))
     return {"message": job.message, "job": jobs.to_api(job)}
+
+
+@api("/api/jobs/{job_id}/errors")
+def job_errors(identity: Identity, job_id: str) -> dict[str, Any]:
+    query = _query()
+    job = jobs.get_owned(job_id, identity)
+    return line_errors.report(job, _limit(query, default=100, maximum=1000), query.get("cursor"))
+
+
+# --- business rules ---------------------------------------------------------------------------
+
+
+@api("/api/rules")
+def get_rules(identity: Identity) -> dict[str, Any]:
+    return rules_store.get_current(identity)
+
+
+@api("/api/rules", methods=("PUT",))
+def put_rules(identity: Identity) -> dict[str, Any]:
+    return rules_store.replace_rules(identity, _json_body())
+
+
+@api("/api/rules/test", methods=("POST",))
+def try_rules(identity: Identity) -> dict[str, Any]:
+    key = runtime.services().settings.card_hash_key
+    return rules_store.try_rules(identity, _json_body(), key)
+
+
+@api("/api/rules/lookups/{name}")
+def get_lookup(identity: Identity, name: str) -> dict[str, Any]:
+    return rules_store.get_lookup(identity, name)
+
+
+@api("/api/rules/lookups/{name}", methods=("PUT",))
+def put_lookup(identity: Identity, name: str) -> dict[str, Any]:
+    return rules_store.put_lookup(identity, name, _json_body())
+
+
+@api("/api/rules/lookups/{name}", methods=("DELETE",))
+def delete_lookup(identity: Identity, name: str) -> dict[str, Any]:
+    return rules_store.delete_lookup(identity, name)
 
 
 # --- event handlers ---------------------------------------------------------------------------

@@ -19,14 +19,12 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import dkt, jobs, lotes
+from chalicelib import dkt, jobs, line_errors, lotes, rules_store
 from chalicelib.clock import utcnow
-from chalicelib.dynamo import batch_write
 from chalicelib.errors import CancelRequested, Fenced, JobConflict, LoteExists
-from chalicelib.models import Job, JobType, Line, LineErrorItem, Phase
+from chalicelib.models import Job, JobType, Line, Phase
 from chalicelib.processing import Advanced, ChunkOutcome, Failed, Finished, Services, register
 from chalicelib.rules import RuleSet
-from chalicelib.rules_store import current_snapshot
 from chalicelib.storage import LineCursor, RawLine
 
 # Share of the progress bar given to validation (parsing only, much faster than importing).
@@ -53,8 +51,8 @@ class DktImportRunner:
     def start_message(self) -> str:
         return "Validando el archivo..."
 
-    def rules_snapshot(self, job: Job) -> dict[str, Any] | None:
-        return current_snapshot(job.tenant_id)
+    def rules_version(self, job: Job) -> int | None:
+        return rules_store.current_version(job.tenant_id)
 
     def run_chunk(self, job: Job) -> ChunkOutcome:
         phase = job.checkpoint.phase
@@ -136,7 +134,7 @@ class DktImportRunner:
         error_count = int(state.get("errors", 0)) + len(errors)
         reported = int(state.get("reported", 0))
         room = max(0, self._settings.max_reported_errors - reported)
-        self._store_errors(job, errors[:room])
+        line_errors.store(job, errors[:room])
         sample = list(state.get("sample", [])) + _summary_sample(errors)
         state.update(
             encoding=encoding,
@@ -164,23 +162,6 @@ class DktImportRunner:
                 ),
             )
         return self._end_validation(job, state)
-
-    def _store_errors(self, job: Job, errors: list[dkt.LineError]) -> None:
-        if not errors:
-            return
-        batch_write(
-            LineErrorItem,
-            puts=[
-                LineErrorItem(
-                    job_id=job.id,
-                    line_no=error.line_no,
-                    field=error.field,
-                    value=error.value,
-                    reason=error.reason,
-                )
-                for error in errors
-            ],
-        )
 
     def _invalid_file(self, job: Job, state: dict[str, Any], *, complete: bool) -> Failed:
         count = int(state["errors"])
@@ -235,10 +216,7 @@ class DktImportRunner:
 
     def _ruleset(self, job: Job) -> RuleSet:
         if self._rules is None:
-            snapshot = job.rules_snapshot or {}
-            self._rules = RuleSet.load(
-                snapshot.get("rules", []), snapshot.get("lookups", {}), dkt.RECORD_FIELDS
-            )
+            self._rules = rules_store.load_version(job.tenant_id, int(job.rules_version or 0))
         return self._rules
 
     def _import(self, job: Job) -> ChunkOutcome:
@@ -249,6 +227,7 @@ class DktImportRunner:
         line_no = int(job.checkpoint.line_no)
         processed = int(job.processed_items)
         imported = int(state.get("imported", 0))
+        rule_errors = int(state.get("ruleErrors", 0))
         totals = {currency: Decimal(value) for currency, value in state.get("totals", {}).items()}
         items: list[Line] = []
         key = self._settings.card_hash_key
@@ -265,6 +244,7 @@ class DktImportRunner:
             if isinstance(parsed, dkt.LineError) or parsed.periodo != state["periodo"]:
                 continue
             outcome = rules.apply(parsed.to_record())
+            rule_errors += len(outcome.errors)
             items.append(
                 Line(
                     generation=generation,
@@ -277,7 +257,11 @@ class DktImportRunner:
             totals[parsed.moneda] = totals.get(parsed.moneda, Decimal("0")) + parsed.importe
         lotes.write_lines(items)
         imported += len(items)
-        state.update(imported=imported, totals={c: str(v) for c, v in sorted(totals.items())})
+        state.update(
+            imported=imported,
+            ruleErrors=rule_errors,
+            totals={currency: str(value) for currency, value in sorted(totals.items())},
+        )
         total = int(job.total_items or 0)
         if self._at_end(job):
             return self._commit(job, state, total)
@@ -309,6 +293,8 @@ class DktImportRunner:
             "encoding": state.get("encoding") or dkt.Encoding.UTF8.value,
             "layouts": state.get("layouts", {}),
             "periodo": state["periodo"],
+            "rulesVersion": int(job.rules_version or 0),
+            "ruleErrors": int(state.get("ruleErrors", 0)),
         }
         skipped_note = f" ({jobs.format_count(skipped)} omitidos)" if skipped else ""
         message = (

@@ -53,6 +53,15 @@ class LoteNotFound(DomainError):
         super().__init__(f"lote {lote_id} not found", "No existe el lote solicitado.")
 
 
+class LookupNotFound(DomainError):
+    """The tenant has no lookup table of that name."""
+
+    code = "LOOKUP_NOT_FOUND"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"lookup table {name} not found", f"No existe la tabla {name}.")
+
+
 class JobConflict(DomainError):
     """The job is in a state that does not allow the operation."""
 

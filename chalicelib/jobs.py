@@ -7,9 +7,6 @@ by the checkpoint (`seq`, `step`): a delivery that lost the race gets `Fenced`.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,9 +18,10 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import pagination
 from chalicelib.auth import Identity
 from chalicelib.clock import iso, utcnow
-from chalicelib.errors import CancelRequested, Fenced, InvalidRequest, JobConflict, JobNotFound
+from chalicelib.errors import CancelRequested, Fenced, JobConflict, JobNotFound
 from chalicelib.models import (
     ACTIVE_STATUSES,
     RETRYABLE_STATUSES,
@@ -175,7 +173,7 @@ def get_owned(job_id: str, owner: Identity) -> Job:
 
 def list_owned(owner: Identity, limit: int, cursor: str | None) -> Page:
     """The caller's jobs, newest first."""
-    start_key = _decode_cursor(cursor, owner) if cursor else None
+    start_key = pagination.decode(cursor, ("user_id", owner.user_id))
     results = Job.user_jobs.query(
         owner.user_id,
         scan_index_forward=False,
@@ -183,8 +181,7 @@ def list_owned(owner: Identity, limit: int, cursor: str | None) -> Page:
         last_evaluated_key=start_key,
     )
     items = [job for job in results if job.tenant_id == owner.tenant_id]
-    last_key = results.last_evaluated_key
-    return Page(items, _encode_cursor(last_key) if last_key else None)
+    return Page(items, pagination.encode(results.last_evaluated_key))
 
 
 def list_active(owner: Identity) -> list[Job]:
@@ -194,22 +191,6 @@ def list_active(owner: Identity) -> list[Job]:
         for job in Job.active_jobs.query(owner.user_id, scan_index_forward=False)
         if job.tenant_id == owner.tenant_id
     ]
-
-
-def _encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
-
-
-def _decode_cursor(cursor: str, owner: Identity) -> dict[str, Any]:
-    invalid = InvalidRequest("El cursor de paginación no es válido.", f"bad cursor {cursor!r}")
-    try:
-        key: Any = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error) as exc:
-        raise invalid from exc
-    # The cursor is the index key; it must stay inside the caller's own partition.
-    if not isinstance(key, dict) or key.get("user_id", {}).get("S") != owner.user_id:
-        raise invalid
-    return key
 
 
 def request_cancel(job: Job) -> Job:
@@ -298,7 +279,7 @@ def record_upload(job: Job, size: int) -> bool:
 # --- worker side ----------------------------------------------------------------------------
 
 
-def start(job: Job, message: str, rules_snapshot: dict[str, Any] | None) -> None:
+def start(job: Job, message: str, rules_version: int | None) -> None:
     """QUEUED -> PROCESSING. Raises Fenced if the job was cancelled or started meanwhile."""
     now = utcnow()
     actions: list[Action] = [
@@ -309,8 +290,8 @@ def start(job: Job, message: str, rules_snapshot: dict[str, Any] | None) -> None
     ]
     if job.started_at is None:
         actions.append(Job.started_at.set(now))
-    if rules_snapshot is not None and job.rules_snapshot is None:
-        actions.append(Job.rules_snapshot.set(rules_snapshot))
+    if rules_version is not None and job.rules_version is None:
+        actions.append(Job.rules_version.set(rules_version))
     condition = (
         (Job.status == JobStatus.QUEUED)
         & (_checkpoint.seq == job.checkpoint.seq)

@@ -137,8 +137,8 @@ class Job(Model):
     upload_key = UnicodeAttribute(null=True)
     # Size of the uploaded object as S3 reports it, set once when the upload is accepted.
     file_size = NumberAttribute(null=True)
-    # The tenant's rules as they were when the job started (a RuleSet.to_json()).
-    rules_snapshot = JSONAttribute(null=True)
+    # The version of the tenant's rules the job started with (0: the tenant had none).
+    rules_version = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     started_at = UTCDateTimeAttribute(null=True)
@@ -204,21 +204,25 @@ class LineErrorItem(Model):
     reason = UnicodeAttribute()
 
 
-class RulesDocument(Model):
-    """A tenant's business rules and lookup tables, stored as one document."""
+class RuleSetVersion(Model):
+    """One version of a tenant's business rules and lookup tables; never changed once written.
+
+    Editing writes the next version, and a job records the version it started with, so
+    a rule edit mid-import cannot mix two rule sets in one lote.
+    """
 
     class Meta:
         table_name = "dkt-rules"
 
     tenant_id = UnicodeAttribute(hash_key=True)
+    version = NumberAttribute(range_key=True)
     rules = JSONAttribute(default=list)
     lookups = JSONAttribute(default=dict)
-    version = NumberAttribute(default=0)
-    updated_at = UTCDateTimeAttribute(null=True)
-    updated_by = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (Job, Lote, Line, LineErrorItem, RulesDocument)
+ALL_MODELS: tuple[type[Model], ...] = (Job, Lote, Line, LineErrorItem, RuleSetVersion)
 
 
 def bind_models(settings: Settings) -> None:
@@ -232,7 +236,7 @@ def bind_models(settings: Settings) -> None:
         Lote: settings.lotes_table,
         Line: settings.lines_table,
         LineErrorItem: settings.errors_table,
-        RulesDocument: settings.rules_table,
+        RuleSetVersion: settings.rules_table,
     }
     for model, table_name in names.items():
         model.Meta.table_name = table_name

@@ -65,7 +65,9 @@ class JobRunner(Protocol):
 
     def start_message(self) -> str: ...
 
-    def rules_snapshot(self, job: Job) -> dict[str, Any] | None: ...
+    def rules_version(self, job: Job) -> int | None:
+        """The version of the tenant's rules to freeze on the job at start, if it uses rules."""
+        ...
 
     def run_chunk(self, job: Job) -> ChunkOutcome: ...
 
@@ -150,7 +152,7 @@ def handle(
                 return InvocationReport(job.id, f"dropped: job is {status}")
             return _discard(job, runner, budget, services, chunks=0)
         if status is JobStatus.QUEUED:
-            jobs.start(job, runner.start_message(), runner.rules_snapshot(job))
+            jobs.start(job, runner.start_message(), runner.rules_version(job))
         return _run(job, runner, budget, services)
     except Fenced as exc:
         logger.info("delivery lost the job to another one", extra={"reason": str(exc)})

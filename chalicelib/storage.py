@@ -171,13 +171,11 @@ class LineCursor:
         while True:
             newline = self._buffer.find(b"\n", self._pos)
             if newline >= 0:
-                line = self._buffer[self._pos : newline]
+                too_long = skipping or newline - self._pos > MAX_LINE_BYTES
+                line = b"" if too_long else self._buffer[self._pos : newline]
                 self._pos = newline + 1
-                if skipping:
-                    skipping = False
-                    yield RawLine(b"", self.position, too_long=True)
-                else:
-                    yield RawLine(line, self.position)
+                skipping = False
+                yield RawLine(line, self.position, too_long=too_long)
                 continue
             if len(self._buffer) - self._pos > MAX_LINE_BYTES:
                 skipping = True
@@ -190,7 +188,7 @@ class LineCursor:
             self._pos = 0
         rest = self._buffer[self._pos :]
         self._pos = len(self._buffer)
-        if skipping:
+        if skipping or len(rest) > MAX_LINE_BYTES:
             yield RawLine(b"", self.position, too_long=True)
         elif rest:
             yield RawLine(rest, self.position)
