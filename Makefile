@@ -31,6 +31,10 @@ unit: install
 functional: install
 	$(BIN)/python -m pytest tests/functional
 
+## bench: throughput and memory benchmarks, as ratios against a floor measured in the same run
+bench: install
+	$(BIN)/python -m bench.bench_parse_rules
+
 lint: install
 	$(BIN)/ruff check .
 

@@ -40,8 +40,14 @@ class Api:
         raw = body if isinstance(body, str | bytes) else json.dumps(body or {})
         return self.client.http.post(path, headers=self._headers(headers), body=raw)
 
+    def put(self, path: str, body: Any) -> Any:
+        return self.client.http.put(path, headers=self._headers(), body=json.dumps(body))
+
     def get(self, path: str) -> Any:
         return self.client.http.get(path, headers=self._headers())
+
+    def delete(self, path: str) -> Any:
+        return self.client.http.delete(path, headers=self._headers())
 
     def create_import(self, **fields: Any) -> Any:
         body = {"codigoTarjeta": "ICBCVC", "filename": "abril.dkt", **fields}
