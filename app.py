@@ -8,11 +8,23 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
-from chalice.app import SQSEvent
+from chalice import Chalice, Rate, Response
+from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib import imports, jobs, line_errors, processing, rules_store, runtime
+from chalicelib import (
+    control,
+    imports,
+    job_views,
+    jobs,
+    line_errors,
+    lotes,
+    processing,
+    rules_store,
+    runtime,
+    sweeper,
+)
 from chalicelib.auth import Identity, authenticate
+from chalicelib.clock import utcnow
 from chalicelib.errors import (
     DomainError,
     FileTooLarge,
@@ -32,6 +44,7 @@ from chalicelib.observability import logger, middleware
 # Queue names are fixed when the app is packaged; infra/ creates queues with these names.
 UPLOAD_QUEUE = os.environ.get("UPLOAD_QUEUE_NAME", "dkt-jobs-uploads")
 WORK_QUEUE = os.environ.get("WORK_QUEUE_NAME", "dkt-jobs-work")
+WORK_DLQ = os.environ.get("WORK_DLQ_NAME", "dkt-jobs-work-dlq")
 
 app = Chalice(app_name="dkt-jobs")
 app.register_middleware(middleware, "all")
@@ -131,28 +144,60 @@ def create_dkt_import(identity: Identity) -> Response:
 def list_jobs(identity: Identity) -> dict[str, Any]:
     query = _query()
     if query.get("status") == "active":
-        active = jobs.list_active(identity)
-        return {"jobs": [jobs.to_api(job) for job in active], "nextCursor": None}
-    page = jobs.list_owned(identity, _limit(query), query.get("cursor"))
-    return {"jobs": [jobs.to_api(job) for job in page.items], "nextCursor": page.next_cursor}
+        active = job_views.list_active(identity)
+        return {"jobs": [job_views.to_api(job) for job in active], "nextCursor": None}
+    page = job_views.list_owned(identity, _limit(query), query.get("cursor"))
+    return {"jobs": [job_views.to_api(job) for job in page.items], "nextCursor": page.next_cursor}
 
 
 @api("/api/jobs/{job_id}")
 def get_job(identity: Identity, job_id: str) -> dict[str, Any]:
-    return jobs.to_api(jobs.get_owned(job_id, identity))
+    return job_views.to_api(job_views.get_owned(job_id, identity))
 
 
 @api("/api/jobs/{job_id}/cancel", methods=("POST",))
 def cancel_job(identity: Identity, job_id: str) -> dict[str, Any]:
-    job = jobs.request_cancel(jobs.get_owned(job_id, identity))
-    return {"message": job.message, "job": jobs.to_api(job)}
+    return control.cancel(identity, job_id)
+
+
+@api("/api/jobs/{job_id}/retry", methods=("POST",))
+def retry_job(identity: Identity, job_id: str) -> Response:
+    return Response(body=control.retry(identity, job_id, runtime.services()), status_code=202)
 
 
 @api("/api/jobs/{job_id}/errors")
 def job_errors(identity: Identity, job_id: str) -> dict[str, Any]:
     query = _query()
-    job = jobs.get_owned(job_id, identity)
+    job = job_views.get_owned(job_id, identity)
     return line_errors.report(job, _limit(query, default=100, maximum=1000), query.get("cursor"))
+
+
+# --- lotes -------------------------------------------------------------------------------------
+
+
+@api("/api/lotes")
+def list_lotes(identity: Identity) -> dict[str, Any]:
+    query = _query()
+    items, cursor = lotes.list_active(identity.tenant_id, _limit(query), query.get("cursor"))
+    return {"lotes": [lotes.to_api(lote) for lote in items], "nextCursor": cursor}
+
+
+@api("/api/lotes/{lote_id}")
+def get_lote(identity: Identity, lote_id: str) -> dict[str, Any]:
+    query = _query()
+    lote = lotes.get_active(identity.tenant_id, lote_id)
+    lines, cursor = lotes.lines_page(lote, _limit(query, 100, 1000), query.get("cursor"))
+    return {
+        "lote": lotes.to_api(lote),
+        "lines": [lotes.line_to_api(line) for line in lines],
+        "nextCursor": cursor,
+    }
+
+
+@api("/api/lotes/{lote_id}", methods=("DELETE",))
+def delete_lote(identity: Identity, lote_id: str) -> Response:
+    body = control.delete_lote(identity, lote_id, runtime.services())
+    return Response(body=body, status_code=202)
 
 
 # --- business rules ---------------------------------------------------------------------------
@@ -211,7 +256,31 @@ def process_work(event: SQSEvent) -> None:
         except MalformedMessage:
             logger.warning("dropping a message that is not a work message")
             continue
-        report = processing.handle(
-            message, services, event.context.get_remaining_time_in_millis
-        )
+        try:
+            report = processing.handle(
+                message, services, event.context.get_remaining_time_in_millis
+            )
+        except Exception as exc:
+            # Raised on purpose: SQS redelivers, and past maxReceiveCount dead-letters it.
+            logger.exception("work message failed; SQS will redeliver it")
+            jobs.note_delivery_error(message.job_id, f"{type(exc).__name__}: {exc}")
+            raise
         logger.info("work message handled", extra={"report": report.__dict__})
+
+
+@app.on_sqs_message(queue=WORK_DLQ, batch_size=1)
+def handle_dead_letter(event: SQSEvent) -> None:
+    """Work messages that failed every delivery: the job is FAILED with the reason."""
+    for record in event:
+        try:
+            message = WorkMessage.from_json(record.body)
+        except MalformedMessage:
+            continue
+        failed = processing.fail_dead_letter(message)
+        logger.warning("dead-lettered work message", extra={"job_failed": failed})
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def sweep_jobs(event: CloudWatchEvent) -> None:
+    """Rescues jobs whose worker vanished and fails those out of attempts."""
+    sweeper.sweep(runtime.services(), utcnow())

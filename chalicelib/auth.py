@@ -90,4 +90,3 @@ def _verify_cognito(token: str, settings: Settings) -> dict[str, Any]:
 @functools.cache
 def _jwks_client(issuer: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(f"{issuer}/.well-known/jwks.json", cache_keys=True)
-

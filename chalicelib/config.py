@@ -52,6 +52,11 @@ class Settings:
     max_attempts: int = 3
     max_reported_errors: int = 1_000
     job_ttl_days: int = 180
+    # A watched job with no sign of life for this long is rescued by the sweeper. It must
+    # exceed the worker's Lambda timeout, or a live worker would be rescued.
+    stale_after_s: int = 15 * 60
+    # Staged lines of a FAILED import are kept this long, so a retry resumes.
+    retry_window_s: int = 7 * 24 * 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -80,6 +85,8 @@ class Settings:
             safety_margin_ms=int(env.get("SAFETY_MARGIN_MS", 10_000)),
             max_active_jobs_per_user=int(env.get("MAX_ACTIVE_JOBS_PER_USER", 5)),
             max_attempts=int(env.get("MAX_ATTEMPTS", 3)),
+            stale_after_s=int(env.get("STALE_AFTER_S", 15 * 60)),
+            retry_window_s=int(env.get("RETRY_WINDOW_S", 7 * 24 * 3600)),
         )
 
 

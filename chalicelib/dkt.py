@@ -52,15 +52,47 @@ class Moneda(StrEnum):
 
 UTF8_BOM: Final = b"\xef\xbb\xbf"
 
-RECORD_FIELDS: Final = frozenset({
-    "lineNo", "layout", "empresa", "codigoPlanta", "codigoArea", "codigoSector", "periodo",
-    "cartera", "tipoTransaccion", "codigoSucursal", "grupoAfinidad", "numeroCuenta",
-    "codigoGeograficoUsuario", "tarjeta", "tarjetaHash", "apellidoNombreUsuario",
-    "fechaTransaccion", "descripcionCupon", "cuota", "cuotasTotal", "numeroCupon", "moneda",
-    "importe", "tipoConsumo", "localidad", "debitoAutomatico", "movimientoCajero", "grupoRubro",
-    "descripcionRubro", "codigoGeograficoEstablecimiento", "limiteCompra", "limiteCuotas",
-    "limiteAdelanto", "fechaVigenciaCompra", "fechaVigenciaAdelanto", "mcc", "cuit",
-})
+RECORD_FIELDS: Final = frozenset(
+    {
+        "lineNo",
+        "layout",
+        "empresa",
+        "codigoPlanta",
+        "codigoArea",
+        "codigoSector",
+        "periodo",
+        "cartera",
+        "tipoTransaccion",
+        "codigoSucursal",
+        "grupoAfinidad",
+        "numeroCuenta",
+        "codigoGeograficoUsuario",
+        "tarjeta",
+        "tarjetaHash",
+        "apellidoNombreUsuario",
+        "fechaTransaccion",
+        "descripcionCupon",
+        "cuota",
+        "cuotasTotal",
+        "numeroCupon",
+        "moneda",
+        "importe",
+        "tipoConsumo",
+        "localidad",
+        "debitoAutomatico",
+        "movimientoCajero",
+        "grupoRubro",
+        "descripcionRubro",
+        "codigoGeograficoEstablecimiento",
+        "limiteCompra",
+        "limiteCuotas",
+        "limiteAdelanto",
+        "fechaVigenciaCompra",
+        "fechaVigenciaAdelanto",
+        "mcc",
+        "cuit",
+    }
+)
 
 # cp1252 leaves 0x81 0x8D 0x8F 0x90 0x9D undefined; Latin-1 files use them, so they
 # decode as Latin-1 would instead of failing the line.
@@ -113,8 +145,12 @@ class LineError:
     reason: str
 
     def to_dict(self) -> dict[str, object]:
-        return {"lineNo": self.line_no, "field": self.field, "value": self.value,
-                "reason": self.reason}
+        return {
+            "lineNo": self.line_no,
+            "field": self.field,
+            "value": self.value,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,9 +265,15 @@ def parse_line(
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return LineError(line_no, None, None, (
-                f"la línea no es texto UTF-8 válido (byte 0x{raw[exc.start]:02X} en la "
-                f"posición {exc.start + 1}); el archivo se está leyendo como UTF-8"))
+            return LineError(
+                line_no,
+                None,
+                None,
+                (
+                    f"la línea no es texto UTF-8 válido (byte 0x{raw[exc.start]:02X} en la "
+                    f"posición {exc.start + 1}); el archivo se está leyendo como UTF-8"
+                ),
+            )
     parts = text.split(",")
     located = _locate(parts)
     if located is None:
@@ -250,21 +292,52 @@ def _statement_line(
     Raises:
         _Invalid: the first field, in file order, that fails validation.
     """
-    (empresa, planta, area, sector, periodo, cartera, tipo_s, sucursal, afinidad, cuenta,
-     geo_usuario, pan, nombre, fecha_s) = parts[:_HEAD]
+    (
+        empresa,
+        planta,
+        area,
+        sector,
+        periodo,
+        cartera,
+        tipo_s,
+        sucursal,
+        afinidad,
+        cuenta,
+        geo_usuario,
+        pan,
+        nombre,
+        fecha_s,
+    ) = parts[:_HEAD]
     if periodo not in _PERIODOS:
         raise _Invalid("periodo", periodo, "período inválido: {} no es un período YYMM")
     tipo = _TIPOS.get(tipo_s)
     if tipo is None:
-        raise _Invalid("tipoTransaccion", tipo_s, "tipo de transacción inválido: {} no es "
-                       "C (compra), D (devolución) ni A (adelanto)")
+        raise _Invalid(
+            "tipoTransaccion",
+            tipo_s,
+            "tipo de transacción inválido: {} no es C (compra), D (devolución) ni A (adelanto)",
+        )
     if len(pan) != 16 or not (pan.isdigit() and pan.isascii()):
-        raise _Invalid("numeroTarjeta", _mask_pan(pan),
-                       "número de tarjeta inválido: {} no son 16 dígitos")
+        raise _Invalid(
+            "numeroTarjeta", _mask_pan(pan), "número de tarjeta inválido: {} no son 16 dígitos"
+        )
     fecha = _date("fechaTransaccion", fecha_s)
 
-    (cupon, moneda_s, importe_s, consumo, localidad, debito, cajero, rubro, rubro_desc,
-     geo_estab, compra_s, cuotas_s, adelanto_s) = parts[t:t + 13]
+    (
+        cupon,
+        moneda_s,
+        importe_s,
+        consumo,
+        localidad,
+        debito,
+        cajero,
+        rubro,
+        rubro_desc,
+        geo_estab,
+        compra_s,
+        cuotas_s,
+        adelanto_s,
+    ) = parts[t : t + 13]
     moneda = _MONEDAS.get(moneda_s)
     if moneda is None:
         raise _Invalid("moneda", moneda_s, "moneda inválida: {} no es ARP ni USD")
@@ -275,7 +348,7 @@ def _statement_line(
     limite_cuotas = _limit("limiteCuotas", cuotas_s)
     limite_adelanto = _limit("limiteAdelanto", adelanto_s)
     if layout is _CON_CUIT:
-        vig_compra_s, vig_adelanto_s, _, mcc_s, cuit_s = parts[t + 13:t + 18]
+        vig_compra_s, vig_adelanto_s, _, mcc_s, cuit_s = parts[t + 13 : t + 18]
         vig_compra = _optional_date("fechaVigenciaCompra", vig_compra_s)
         vig_adelanto = _optional_date("fechaVigenciaAdelanto", vig_adelanto_s)
         mcc = _optional_code("mcc", mcc_s, 4, "código MCC inválido: {} no son 4 dígitos")
@@ -287,15 +360,43 @@ def _statement_line(
     desc = desc.rstrip()
     cuota, cuotas_total = _installments(desc)
     return StatementLine(
-        line_no, layout, empresa.strip() or None, planta.strip() or None,
-        area.strip() or None, sector.strip() or None, periodo, cartera.strip() or None, tipo,
-        sucursal.strip() or None, afinidad.strip() or None, cuenta.strip() or None,
-        geo_usuario.strip() or None, f"{pan[:6]}******{pan[12:]}", _card_hash(card_key, pan),
-        nombre.rstrip() or None, fecha, desc or None, cuota, cuotas_total,
-        cupon.strip() or None, moneda, importe, consumo.strip() or None,
-        localidad.rstrip() or None, debito.strip() or None, cajero.strip() or None,
-        rubro.strip() or None, rubro_desc.rstrip() or None, geo_estab.strip() or None,
-        limite_compra, limite_cuotas, limite_adelanto, vig_compra, vig_adelanto, mcc, cuit,
+        line_no,
+        layout,
+        empresa.strip() or None,
+        planta.strip() or None,
+        area.strip() or None,
+        sector.strip() or None,
+        periodo,
+        cartera.strip() or None,
+        tipo,
+        sucursal.strip() or None,
+        afinidad.strip() or None,
+        cuenta.strip() or None,
+        geo_usuario.strip() or None,
+        f"{pan[:6]}******{pan[12:]}",
+        _card_hash(card_key, pan),
+        nombre.rstrip() or None,
+        fecha,
+        desc or None,
+        cuota,
+        cuotas_total,
+        cupon.strip() or None,
+        moneda,
+        importe,
+        consumo.strip() or None,
+        localidad.rstrip() or None,
+        debito.strip() or None,
+        cajero.strip() or None,
+        rubro.strip() or None,
+        rubro_desc.rstrip() or None,
+        geo_estab.strip() or None,
+        limite_compra,
+        limite_cuotas,
+        limite_adelanto,
+        vig_compra,
+        vig_adelanto,
+        mcc,
+        cuit,
     )
 
 
@@ -324,11 +425,11 @@ def _locate(parts: list[str]) -> tuple[Layout, str, int] | None:
     if n == 36 and len(parts[_HEAD]) <= _DESC_WIDTH:
         return _CON_CUIT, parts[_HEAD], _HEAD + 1
     if n >= 38:
-        desc = ",".join(parts[_HEAD:n - _TAIL_38])
+        desc = ",".join(parts[_HEAD : n - _TAIL_38])
         if len(desc) == _DESC_WIDTH + 1 and desc[_DESC_CUT] == ",":
-            return _SIN_CUIT, desc[:_DESC_CUT] + desc[_DESC_CUT + 1:], n - _TAIL_38
+            return _SIN_CUIT, desc[:_DESC_CUT] + desc[_DESC_CUT + 1 :], n - _TAIL_38
     if n >= 37:
-        desc = ",".join(parts[_HEAD:n - _TAIL_36])
+        desc = ",".join(parts[_HEAD : n - _TAIL_36])
         if len(desc) == _DESC_WIDTH:
             return _CON_CUIT, desc, n - _TAIL_36
     if n == 38 and len(parts[_HEAD]) == _DESC_CUT and len(parts[_HEAD + 1]) < 25:
@@ -340,13 +441,19 @@ def _shape_error(parts: list[str], line_no: int) -> LineError:
     n = len(parts)
     if n == 36:
         desc = parts[_HEAD]
-        return _Invalid("descripcionCupon", desc, "descripción con ancho inválido: {} tiene "
-                        f"{len(desc)} caracteres; se esperaban 35").line_error(line_no)
+        return _Invalid(
+            "descripcionCupon",
+            desc,
+            f"descripción con ancho inválido: {{}} tiene {len(desc)} caracteres; se esperaban 35",
+        ).line_error(line_no)
     if n == 38:
         first, rest = parts[_HEAD], parts[_HEAD + 1]
-        return _Invalid("descripcionCupon", f"{first},{rest}",
-                        f"descripción con ancho inválido: {{}} tiene {len(first)} + {len(rest)} "
-                        "caracteres; se esperaban 10 + 25").line_error(line_no)
+        return _Invalid(
+            "descripcionCupon",
+            f"{first},{rest}",
+            f"descripción con ancho inválido: {{}} tiene {len(first)} + {len(rest)} "
+            "caracteres; se esperaban 10 + 25",
+        ).line_error(line_no)
     return LineError(line_no, None, None, f"la línea tiene {n} campos; se esperaban 36 o 38")
 
 
@@ -377,8 +484,9 @@ def _amount(field: str, value: str) -> Decimal:
     if value == _ZERO_CENTS:
         return _ZERO
     if len(value) != 13 or not (value.isdigit() and value.isascii()):
-        raise _Invalid(field, value, "importe inválido: {} no es un importe de 13 dígitos "
-                       "en centavos")
+        raise _Invalid(
+            field, value, "importe inválido: {} no es un importe de 13 dígitos en centavos"
+        )
     return Decimal(value).scaleb(-2)
 
 

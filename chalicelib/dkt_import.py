@@ -15,14 +15,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import dkt, jobs, line_errors, lotes, rules_store
+from chalicelib.auth import Identity
 from chalicelib.clock import utcnow
+from chalicelib.dynamo import transaction
 from chalicelib.errors import CancelRequested, Fenced, JobConflict, LoteExists
-from chalicelib.models import Job, JobType, Line, Phase
+from chalicelib.lote_delete import REASON_REPLACE
+from chalicelib.models import Job, JobType, Line, Phase, Staged
 from chalicelib.processing import Advanced, ChunkOutcome, Failed, Finished, Services, register
 from chalicelib.rules import RuleSet
 from chalicelib.storage import LineCursor, RawLine
@@ -47,6 +49,7 @@ class DktImportRunner:
         self._settings = services.settings
         self._cursor: LineCursor | None = None
         self._rules: RuleSet | None = None
+        self._claim_checked = False
 
     def start_message(self) -> str:
         return "Validando el archivo..."
@@ -189,16 +192,9 @@ class DktImportRunner:
                 details={"lineErrors": state["errors"], "sample": state.get("sample", [])},
                 error_count=int(state["errors"]),
             )
-        codigo = str(job.parameters["codigoTarjeta"])
-        lote_id = lotes.lote_id_for(codigo, str(state["periodo"]))
-        try:
-            lotes.claim(
-                job, lote_id, codigo, str(state["periodo"]), bool(job.parameters.get("replace"))
-            )
-        except LoteExists as exc:
-            return Failed(exc.code, exc.message, details={"loteId": lote_id})
-        except JobConflict as exc:
-            return Failed("LOTE_BUSY", exc.message, details={"loteId": lote_id})
+        # The lote goes on the job first and is claimed at the first import chunk: a
+        # claim never exists that the job (and so its discard) does not know about.
+        lote_id = lotes.lote_id_for(str(job.parameters["codigoTarjeta"]), str(state["periodo"]))
         state["importStartedAt"] = utcnow().isoformat()
         state.setdefault("encoding", None)
         return Advanced(
@@ -219,7 +215,27 @@ class DktImportRunner:
             self._rules = rules_store.load_version(job.tenant_id, int(job.rules_version or 0))
         return self._rules
 
+    def _still_claimed(self, job: Job) -> Failed | None:
+        """Claims the job's lote, once per invocation: the first time, and again after a
+        retry or rescue (another import may have taken it while this one was FAILED)."""
+        if self._claim_checked:
+            return None
+        state = job.checkpoint.state
+        codigo = str(job.parameters["codigoTarjeta"])
+        replace = bool(job.parameters.get("replace"))
+        try:
+            lotes.claim(job, job.lote_id or "", codigo, str(state["periodo"]), replace)
+        except LoteExists as exc:
+            return Failed(exc.code, exc.message, staged=Staged.DISCARD)
+        except JobConflict as exc:
+            return Failed("LOTE_BUSY", exc.message, staged=Staged.DISCARD)
+        self._claim_checked = True
+        return None
+
     def _import(self, job: Job) -> ChunkOutcome:
+        lost = self._still_claimed(job)
+        if lost is not None:
+            return lost
         state = dict(job.checkpoint.state)
         encoding = dkt.Encoding(state.get("encoding") or "utf-8")
         generation = lotes.generation_of(job)
@@ -301,15 +317,41 @@ class DktImportRunner:
             f"Importación completa: {jobs.format_count(imported)} registros en el lote "
             f"{job.lote_id}{skipped_note}."
         )
+        before = lotes.current_generation(job)
+        replaced = before.job_id if before is not None else None
+        cleanup: Job | None = None
         try:
-            with TransactWrite(connection=Connection(region=self._settings.region)) as tx:
-                lotes.add_commit(tx, job, imported, state["totals"])
+            with transaction() as tx:
+                lotes.add_commit(tx, job, imported, state["totals"], replaced)
                 jobs.add_completion(tx, job, result, message)
+                if replaced is not None and before is not None:
+                    cleanup = self._replaced_lines_cleanup(tx, job, replaced, before.line_count)
         except TransactWriteError as exc:
             if exc.cause_response_code != "TransactionCanceledException":
                 raise
-            job.refresh()
+            job.refresh(consistent_read=True)
             if job.cancel_requested:
                 raise CancelRequested(f"job {job.id} cancelled at commit") from exc
             raise Fenced(f"job {job.id} commit lost: status {job.status}") from exc
+        if cleanup is not None:
+            self._services.queue.send(jobs.message_for(cleanup))
         return Finished(message)
+
+    def _replaced_lines_cleanup(
+        self, tx: TransactWrite, job: Job, replaced_job_id: str, line_count: float
+    ) -> Job:
+        """The LOTE_DELETE job that removes the generation a replace made invisible."""
+        return jobs.create(
+            job_type=JobType.LOTE_DELETE,
+            owner=Identity(user_id=job.user_id, tenant_id=job.tenant_id),
+            parameters={
+                "loteId": job.lote_id,
+                "generationJobId": replaced_job_id,
+                "reason": REASON_REPLACE,
+            },
+            message=f"Eliminación de los registros reemplazados del lote {job.lote_id} en cola.",
+            ttl_days=self._settings.job_ttl_days,
+            lote_id=job.lote_id,
+            total_items=int(line_count),
+            transaction=tx,
+        )

@@ -12,6 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.models import Job
 
 BATCH_LIMIT = 25  # DynamoDB's limit of requests in one BatchWriteItem
 
@@ -51,3 +54,9 @@ def batch_write(
                 f"{len(pending)} items unprocessed in {model.Meta.table_name} "
                 f"after {max_attempts} attempts"
             )
+
+
+def transaction() -> TransactWrite:
+    """A write transaction on the connection the models already hold (one client per
+    process, rather than a new one per commit)."""
+    return TransactWrite(connection=Job._get_connection().connection)

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 from pynamodb.exceptions import PutError
 
-from chalicelib import jobs
+from chalicelib import job_views, jobs
 from chalicelib.auth import Identity
 from chalicelib.errors import (
     FileTooLarge,
@@ -29,8 +29,7 @@ from chalicelib.errors import (
     InvalidRequest,
     TooManyActiveJobs,
 )
-from chalicelib.messaging import WorkMessage
-from chalicelib.models import Job, JobStatus, JobType
+from chalicelib.models import Job, JobStatus, JobType, Staged
 from chalicelib.processing import Services
 from chalicelib.storage import UploadPath
 
@@ -102,7 +101,7 @@ def create_import(
         raise InvalidRequest("El archivo está vacío.", "declared size is not positive")
     if size > settings.max_file_size:
         raise FileTooLarge(size, settings.max_file_size)
-    if len(jobs.list_active(owner)) >= settings.max_active_jobs_per_user:
+    if len(job_views.list_active(owner)) >= settings.max_active_jobs_per_user:
         raise TooManyActiveJobs(owner.user_id, settings.max_active_jobs_per_user)
     job_id = jobs.new_job_id()
     key = services.store.upload_key(owner.tenant_id, owner.user_id, job_id, request.filename)
@@ -124,9 +123,9 @@ def create_import(
     )
     if data is not None:
         services.store.put(key, data)  # its S3 event starts the processing
-        return {"job": jobs.to_api(job), "upload": None}
+        return {"job": job_views.to_api(job), "upload": None}
     upload = services.store.presigned_post(key, settings.max_file_size, settings.upload_url_ttl_s)
-    return {"job": jobs.to_api(job), "upload": upload.to_api()}
+    return {"job": job_views.to_api(job), "upload": upload.to_api()}
 
 
 def _inline_bytes(content: str, limit: int) -> bytes:
@@ -203,6 +202,7 @@ def _job_for_upload(path: UploadPath, sequencer: str, services: Services) -> Job
             "INVALID_REQUEST",
             "No se pudo saber el código de tarjeta del archivo: súbalo en "
             "uploads/{empresa}/{usuario}/{CODIGO}/archivo.dkt.",
+            staged=Staged.NONE,
             fenced=False,
         )
         return None
@@ -229,14 +229,14 @@ def accept_upload(job: Job, services: Services) -> bool:
     if size > settings.max_file_size:
         services.store.delete(job.upload_key)
         error = FileTooLarge(size, settings.max_file_size)
-        jobs.fail(job, error.code, error.message, fenced=False)
+        jobs.fail(job, error.code, error.message, staged=Staged.NONE, fenced=False)
         return False
     if size == 0:
-        jobs.fail(job, "EMPTY_FILE", "El archivo está vacío.", fenced=False)
+        jobs.fail(job, "EMPTY_FILE", "El archivo está vacío.", staged=Staged.NONE, fenced=False)
         return False
     if not jobs.record_upload(job, size):
         return False
-    services.queue.send(WorkMessage(job.id, int(job.attempts), int(job.checkpoint.seq)))
+    services.queue.send(jobs.message_for(job))
     return True
 
 

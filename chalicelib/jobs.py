@@ -1,35 +1,40 @@
 """The job lifecycle: the only place a job's status changes.
 
-Every transition is one conditional update, so two Lambdas (or a Lambda and the
-API) racing on the same job cannot both win. Worker-side transitions are fenced
-by the checkpoint (`seq`, `step`): a delivery that lost the race gets `Fenced`.
+Every transition is one conditional update, so two Lambdas (or a Lambda, the API
+and the sweeper) racing on the same job cannot both win. Worker-side transitions
+are fenced by the checkpoint (`seq`, `step`): a delivery that lost the race gets
+`Fenced`. A watched job (`sweep_shard` set) is one the sweeper keeps an eye on:
+unfinished, or holding staged lines still to be removed; its `heartbeat_at` is
+its last sign of life.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from cuid2 import Cuid
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import pagination
 from chalicelib.auth import Identity
-from chalicelib.clock import iso, utcnow
-from chalicelib.errors import CancelRequested, Fenced, JobConflict, JobNotFound
+from chalicelib.clock import utcnow
+from chalicelib.errors import CancelRequested, Fenced, JobConflict
+from chalicelib.messaging import WorkMessage
 from chalicelib.models import (
     ACTIVE_STATUSES,
     RETRYABLE_STATUSES,
+    SWEEP_SHARD,
     Checkpoint,
     Job,
     JobStatus,
     JobType,
     Phase,
+    Staged,
 )
 
 _ids = Cuid(length=24)
@@ -78,26 +83,14 @@ class CheckpointUpdate:
     state: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a listing and the cursor of the next, if any."""
-
-    items: list[Job]
-    next_cursor: str | None
-
-
-def _is_condition_failure(exc: UpdateError | PutError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
-
-
 def _update(job: Job, actions: Sequence[Action], condition: Condition) -> bool:
     """Applies `actions` if `condition` holds; False (job reloaded) if it did not."""
     try:
         job.update(actions=list(actions), condition=condition)
     except UpdateError as exc:
-        if not _is_condition_failure(exc):
+        if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
-        job.refresh()
+        job.refresh(consistent_read=True)
         return False
     return True
 
@@ -112,6 +105,11 @@ def _fence(job: Job) -> Condition:
     return condition
 
 
+def _no_cancel() -> Condition:
+    condition: Condition = Job.cancel_requested == False  # noqa: E712 - a DynamoDB condition
+    return condition
+
+
 def _raise_lost_fence(job: Job) -> None:
     """After a failed fenced update (job reloaded): why this worker must stop."""
     if job.job_status is JobStatus.PROCESSING and job.cancel_requested:
@@ -120,6 +118,37 @@ def _raise_lost_fence(job: Job) -> None:
         f"job {job.id} moved on: status {job.status}, "
         f"seq {job.checkpoint.seq}, step {job.checkpoint.step}"
     )
+
+
+def _finished(now: Any) -> list[Action]:
+    """Actions every final transition shares."""
+    return [
+        Job.completed_at.set(now),
+        Job.updated_at.set(now),
+        Job.heartbeat_at.set(now),
+        Job.active_user_id.remove(),
+        Job.cancel_requested.set(False),
+        Job.eta_seconds.remove(),
+        _checkpoint.step.add(1),
+    ]
+
+
+def message_for(job: Job) -> WorkMessage:
+    """The work message that continues `job` from its current checkpoint."""
+    return WorkMessage(
+        job_id=job.id,
+        attempt=int(job.attempts),
+        seq=int(job.checkpoint.seq),
+        byte_offset=int(job.checkpoint.byte_offset),
+        line_no=int(job.checkpoint.line_no),
+    )
+
+
+def get(job_id: str) -> Job | None:
+    try:
+        return Job.get(job_id, consistent_read=True)
+    except DoesNotExist:
+        return None
 
 
 # --- API side -------------------------------------------------------------------------------
@@ -134,8 +163,11 @@ def create(
     ttl_days: int,
     upload_key: str | None = None,
     job_id: str | None = None,
+    lote_id: str | None = None,
+    total_items: int | None = None,
+    transaction: TransactWrite | None = None,
 ) -> Job:
-    """Writes a new QUEUED job owned by `owner`."""
+    """Writes a new QUEUED job owned by `owner` (inside `transaction`, if given)."""
     now = utcnow()
     job = Job(
         id=job_id or new_job_id(),
@@ -144,57 +176,32 @@ def create(
         user_id=owner.user_id,
         tenant_id=owner.tenant_id,
         active_user_id=owner.user_id,
+        sweep_shard=SWEEP_SHARD,
         parameters=parameters,
         message=message,
         upload_key=upload_key,
+        lote_id=lote_id,
+        total_items=total_items,
         checkpoint=Checkpoint(),
         created_at=now,
         updated_at=now,
+        heartbeat_at=now,
         expires_at=now + timedelta(days=ttl_days),
     )
-    job.save(condition=Job.id.does_not_exist())
+    if transaction is None:
+        job.save(condition=Job.id.does_not_exist())
+    else:
+        transaction.save(job, condition=Job.id.does_not_exist())
     return job
-
-
-def get(job_id: str) -> Job | None:
-    try:
-        return Job.get(job_id, consistent_read=True)
-    except DoesNotExist:
-        return None
-
-
-def get_owned(job_id: str, owner: Identity) -> Job:
-    """The caller's job; anyone else's is reported as not found, as if it did not exist."""
-    job = get(job_id)
-    if job is None or job.user_id != owner.user_id or job.tenant_id != owner.tenant_id:
-        raise JobNotFound(job_id)
-    return job
-
-
-def list_owned(owner: Identity, limit: int, cursor: str | None) -> Page:
-    """The caller's jobs, newest first."""
-    start_key = pagination.decode(cursor, ("user_id", owner.user_id))
-    results = Job.user_jobs.query(
-        owner.user_id,
-        scan_index_forward=False,
-        limit=limit,
-        last_evaluated_key=start_key,
-    )
-    items = [job for job in results if job.tenant_id == owner.tenant_id]
-    return Page(items, pagination.encode(results.last_evaluated_key))
-
-
-def list_active(owner: Identity) -> list[Job]:
-    """The caller's QUEUED and PROCESSING jobs (a sparse index: no history is read)."""
-    return [
-        job
-        for job in Job.active_jobs.query(owner.user_id, scan_index_forward=False)
-        if job.tenant_id == owner.tenant_id
-    ]
 
 
 def request_cancel(job: Job) -> Job:
     """QUEUED: cancelled at once. PROCESSING: flagged; the worker stops at its next chunk."""
+    if job.type == JobType.LOTE_DELETE:
+        raise JobConflict(
+            f"job {job.id} deletes a lote, cannot cancel",
+            "La eliminación de un lote no se puede cancelar una vez pedida.",
+        )
     for _ in range(3):
         status = job.job_status
         now = utcnow()
@@ -204,9 +211,9 @@ def request_cancel(job: Job) -> Job:
                 [
                     Job.status.set(JobStatus.CANCELLED.value),
                     Job.message.set("Importación cancelada antes de comenzar."),
-                    Job.completed_at.set(now),
-                    Job.updated_at.set(now),
-                    Job.active_user_id.remove(),
+                    Job.sweep_shard.remove(),
+                    _checkpoint.phase.set(Phase.DONE.value),
+                    *_finished(now),
                 ],
                 Job.status == JobStatus.QUEUED,
             )
@@ -232,8 +239,14 @@ def request_cancel(job: Job) -> Job:
     raise JobConflict(f"job {job.id} kept changing, cancel not applied", "Intente nuevamente.")
 
 
-def prepare_retry(job: Job) -> Job:
-    """FAILED or CANCELLED -> QUEUED, keeping the checkpoint; counts the attempt."""
+def prepare_retry(job: Job, file_size: int | None) -> WorkMessage:
+    """FAILED or CANCELLED -> QUEUED, counting the attempt; returns the message to send.
+
+    It resumes from the checkpoint while the staged lines are there; once they were
+    discarded (after a cancel, or when the retry window closed) it starts over.
+    `file_size` is the upload's size now (an upload that arrived after a cancel was
+    never recorded).
+    """
     status = job.job_status
     if status not in RETRYABLE_STATUSES:
         raise JobConflict(
@@ -241,25 +254,46 @@ def prepare_retry(job: Job) -> Job:
             f"El proceso está {STATUS_LABELS[status]}; solo se reintentan procesos fallidos "
             "o cancelados.",
         )
+    if job.checkpoint.phase == Phase.DISCARD:
+        raise JobConflict(
+            f"job {job.id} is still discarding its staged lines",
+            "Todavía se están descartando los registros del intento anterior; "
+            "reintente en unos segundos.",
+        )
     now = utcnow()
-    done = _update(
-        job,
-        [
-            Job.status.set(JobStatus.QUEUED.value),
-            Job.attempts.add(1),
-            Job.cancel_requested.set(False),
-            Job.error.remove(),
-            Job.completed_at.remove(),
-            Job.active_user_id.set(job.user_id),
-            Job.message.set("Reintento en cola."),
-            Job.updated_at.set(now),
-            _checkpoint.seq.add(1),
-        ],
-        (Job.status == status.value) & (Job.attempts == job.attempts),
-    )
-    if not done:
+    actions: list[Action] = [
+        Job.status.set(JobStatus.QUEUED.value),
+        Job.attempts.add(1),
+        Job.rescues.set(0),
+        Job.cancel_requested.set(False),
+        Job.error.remove(),
+        Job.completed_at.remove(),
+        Job.active_user_id.set(job.user_id),
+        Job.sweep_shard.set(SWEEP_SHARD),
+        Job.message.set("Reintento en cola."),
+        Job.heartbeat_at.set(now),
+        Job.updated_at.set(now),
+        _checkpoint.seq.add(1),
+        _checkpoint.step.set(0),
+    ]
+    if file_size is not None and job.file_size is None:
+        actions.append(Job.file_size.set(file_size))
+    if job.checkpoint.phase == Phase.DONE:
+        actions += [
+            _checkpoint.phase.set(Phase.VALIDATE.value),
+            _checkpoint.byte_offset.set(0),
+            _checkpoint.line_no.set(0),
+            _checkpoint.state.set({}),
+            Job.progress.set(0),
+            Job.processed_items.set(0),
+            Job.error_count.set(0),
+            Job.total_items.remove(),
+            Job.rows_per_second.remove(),
+        ]
+    condition = (Job.status == status.value) & (Job.attempts == job.attempts)
+    if not _update(job, actions, condition):
         raise JobConflict(f"job {job.id} changed during retry", "Intente nuevamente.")
-    return job
+    return message_for(job)
 
 
 def record_upload(job: Job, size: int) -> bool:
@@ -270,9 +304,19 @@ def record_upload(job: Job, size: int) -> bool:
         [
             Job.file_size.set(size),
             Job.message.set("Archivo recibido; en cola para procesar."),
+            Job.heartbeat_at.set(now),
             Job.updated_at.set(now),
         ],
         (Job.status == JobStatus.QUEUED) & Job.file_size.does_not_exist(),
+    )
+
+
+def mark_lote_deleted(transaction: TransactWrite, import_job_id: str) -> None:
+    """Flags, inside `transaction`, the import whose lines a deletion removed."""
+    transaction.update(
+        Job(import_job_id),
+        actions=[Job.lote_deleted.set(True), Job.updated_at.set(utcnow())],
+        condition=Job.id.exists(),
     )
 
 
@@ -326,29 +370,26 @@ def advance(
         actions.append(Job.eta_seconds.set(progress.eta_seconds))
     if lote_id is not None:
         actions.append(Job.lote_id.set(lote_id))
-    condition = _fence(job) & (Job.cancel_requested == False)  # noqa: E712 - a DynamoDB condition
-    if not _update(job, actions, condition):
+    if not _update(job, actions, _fence(job) & _no_cancel()):
         _raise_lost_fence(job)
 
 
-def hand_off(job: Job) -> int:
-    """Moves the fence to the next delivery; returns the sequence the continuation carries."""
+def hand_off(job: Job) -> WorkMessage:
+    """Moves the fence to the next delivery; returns the continuation to send."""
     now = utcnow()
-    condition = _fence(job) & (Job.cancel_requested == False)  # noqa: E712
     if not _update(
         job,
         [_checkpoint.seq.add(1), Job.heartbeat_at.set(now), Job.updated_at.set(now)],
-        condition,
+        _fence(job) & _no_cancel(),
     ):
         _raise_lost_fence(job)
-    return int(job.checkpoint.seq)
+    return message_for(job)
 
 
 def add_completion(
     transaction: TransactWrite, job: Job, result: dict[str, Any], message: str
 ) -> None:
     """PROCESSING -> COMPLETED inside `transaction` (committed together with the lote)."""
-    now = utcnow()
     total = int(job.total_items or 0)
     transaction.update(
         job,
@@ -358,14 +399,11 @@ def add_completion(
             Job.processed_items.set(total),
             Job.message.set(message),
             Job.result.set(result),
-            Job.eta_seconds.set(0),
-            Job.completed_at.set(now),
-            Job.heartbeat_at.set(now),
-            Job.updated_at.set(now),
-            Job.active_user_id.remove(),
-            _checkpoint.step.add(1),
+            Job.sweep_shard.remove(),
+            _checkpoint.phase.set(Phase.DONE.value),
+            *_finished(utcnow()),
         ],
-        condition=_fence(job) & (Job.cancel_requested == False),  # noqa: E712
+        condition=_fence(job) & _no_cancel(),
     )
 
 
@@ -374,30 +412,23 @@ def fail(
     code: str,
     message: str,
     *,
+    staged: Staged,
     details: dict[str, Any] | None = None,
     fenced: bool = True,
     error_count: int | None = None,
-    discard: bool = False,
 ) -> None:
-    """-> FAILED with a reason the user can read. Fenced when the worker decides it.
-
-    With `discard`, the job's staged lines are to be removed (phase DISCARD); without,
-    the checkpoint is kept so a retry resumes where the job stopped.
-    """
-    now = utcnow()
+    """-> FAILED with a reason the user can read. Fenced when the worker decides it;
+    `staged` says what becomes of the lines the job staged."""
     error: dict[str, Any] = {"code": code, "message": message, **(details or {})}
     actions: list[Action] = [
         Job.status.set(JobStatus.FAILED.value),
         Job.message.set(message),
         Job.error.set(error),
-        Job.eta_seconds.remove(),
-        Job.completed_at.set(now),
-        Job.updated_at.set(now),
-        Job.active_user_id.remove(),
-        Job.cancel_requested.set(False),
-        _checkpoint.step.add(1),
+        *_finished(utcnow()),
     ]
-    if discard:
+    if staged is Staged.NONE:
+        actions += [Job.sweep_shard.remove(), _checkpoint.phase.set(Phase.DONE.value)]
+    elif staged is Staged.DISCARD:
         actions.append(_checkpoint.phase.set(Phase.DISCARD.value))
     if error_count is not None:
         actions.append(Job.error_count.set(error_count))
@@ -410,63 +441,58 @@ def fail(
 
 def mark_cancelled(job: Job) -> None:
     """PROCESSING with a cancel request -> CANCELLED; what it staged is to be discarded."""
-    now = utcnow()
-    condition = (Job.status == JobStatus.PROCESSING) & (Job.cancel_requested == True)  # noqa: E712
     actions: list[Action] = [
         Job.status.set(JobStatus.CANCELLED.value),
         Job.message.set(
             f"Importación cancelada con {format_count(int(job.processed_items))} registros "
             "procesados; no se guardó ninguno."
         ),
-        Job.eta_seconds.remove(),
-        Job.completed_at.set(now),
-        Job.updated_at.set(now),
-        Job.active_user_id.remove(),
-        Job.cancel_requested.set(False),
-        _checkpoint.step.add(1),
         _checkpoint.phase.set(Phase.DISCARD.value),
+        *_finished(utcnow()),
     ]
+    condition = (Job.status == JobStatus.PROCESSING) & (Job.cancel_requested == True)  # noqa: E712
     if not _update(job, actions, condition):
         raise Fenced(f"job {job.id} is {job.status}, cannot mark it cancelled")
 
 
 def discard_step(job: Job, done: bool) -> None:
-    """Records a chunk of discarding; once `done`, nothing is left to do for the job."""
-    actions: list[Action] = [_checkpoint.step.add(1), Job.updated_at.set(utcnow())]
+    """Records a chunk of discarding; once `done`, nothing is left to watch."""
+    now = utcnow()
+    actions: list[Action] = [
+        _checkpoint.step.add(1),
+        Job.heartbeat_at.set(now),
+        Job.updated_at.set(now),
+    ]
     if done:
-        actions.append(_checkpoint.phase.set(Phase.DONE.value))
+        actions += [_checkpoint.phase.set(Phase.DONE.value), Job.sweep_shard.remove()]
     if not _update(job, actions, _fence(job)):
         _raise_lost_fence(job)
 
 
-def to_api(job: Job) -> dict[str, Any]:
-    """The job as the API shows it (the seed's ProcessingJob, camelCase)."""
-    return {
-        "id": job.id,
-        "type": job.type,
-        "status": job.status,
-        "progress": int(job.progress),
-        "totalItems": None if job.total_items is None else int(job.total_items),
-        "processedItems": int(job.processed_items),
-        "message": job.message,
-        "userId": job.user_id,
-        "parameters": job.parameters,
-        "result": job.result,
-        "error": job.error,
-        "errorCount": int(job.error_count),
-        "attempts": int(job.attempts),
-        "cancelRequested": bool(job.cancel_requested),
-        "rowsPerSecond": job.rows_per_second,
-        "etaSeconds": None if job.eta_seconds is None else int(job.eta_seconds),
-        "loteId": job.lote_id,
-        "loteDeleted": bool(job.lote_deleted),
-        "startedAt": iso(job.started_at),
-        "completedAt": iso(job.completed_at),
-        "createdAt": iso(job.created_at),
-        "updatedAt": iso(job.updated_at),
-    }
+def note_delivery_error(job_id: str, reason: str) -> None:
+    """Remembers why a delivery failed, for the dead-letter handler (best effort)."""
+    job = get(job_id)
+    if job is not None:
+        _update(job, [Job.last_error.set(reason[:500])], Job.id.exists())
 
 
-def heartbeat_age(job: Job, now: datetime) -> timedelta | None:
-    moment = job.heartbeat_at or job.updated_at
-    return None if moment is None else now - moment
+# --- sweeper side ---------------------------------------------------------------------------
+
+
+def rescue(job: Job, *, counts: bool, phase: Phase | None = None) -> WorkMessage:
+    """Re-enqueues a job whose worker vanished: moves the fence past every old delivery
+    and returns the message to send. `counts`: the rescue uses up one of the attempt's."""
+    now = utcnow()
+    actions: list[Action] = [
+        _checkpoint.seq.add(1),
+        _checkpoint.step.set(0),
+        Job.heartbeat_at.set(now),
+        Job.updated_at.set(now),
+    ]
+    if counts:
+        actions.append(Job.rescues.add(1))
+    if phase is not None:
+        actions.append(_checkpoint.phase.set(phase.value))
+    if not _update(job, actions, _fence(job)):
+        raise Fenced(f"job {job.id} showed signs of life during its rescue")
+    return message_for(job)

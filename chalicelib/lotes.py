@@ -14,6 +14,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import pagination
 from chalicelib.clock import iso, utcnow
 from chalicelib.dynamo import batch_write
 from chalicelib.errors import JobConflict, LoteExists, LoteNotFound
@@ -67,6 +68,11 @@ def claim(job: Job, lote_id: str, codigo_tarjeta: str, periodo: str, replace: bo
                 continue
         if lote.staging_job_id == job.id:
             return
+        if lote.status == LoteStatus.DELETING:
+            raise JobConflict(
+                f"lote {lote_id} is being deleted",
+                f"El lote {lote_id} se está eliminando; reintente cuando termine.",
+            )
         if lote.status == LoteStatus.ACTIVE and not replace:
             raise LoteExists(lote_id)
         if lote.staging_job_id and _is_live(lote.staging_job_id):
@@ -101,11 +107,27 @@ def write_lines(lines: Iterable[Line]) -> None:
     batch_write(Line, puts=list(lines))
 
 
+def current_generation(job: Job) -> Lote | None:
+    """The lote `job` stages, as it is before the commit (to know what a replace removes)."""
+    return _get(job.tenant_id, job.lote_id) if job.lote_id else None
+
+
 def add_commit(
-    transaction: TransactWrite, job: Job, line_count: int, totals: dict[str, str]
+    transaction: TransactWrite,
+    job: Job,
+    line_count: int,
+    totals: dict[str, str],
+    replaced_job_id: str | None,
 ) -> None:
-    """Points the lote at `job`'s generation inside `transaction` (with the job's completion)."""
+    """Points the lote at `job`'s generation inside `transaction` (with the job's completion).
+
+    Conditioned on the claim and on the generation it replaces, so a lote changed
+    since the caller read it makes the whole transaction fail.
+    """
     lote = Lote(job.tenant_id, job.lote_id)
+    same_generation = (
+        Lote.job_id.does_not_exist() if replaced_job_id is None else Lote.job_id == replaced_job_id
+    )
     transaction.update(
         lote,
         actions=[
@@ -117,8 +139,15 @@ def add_commit(
             Lote.user_id.set(job.user_id),
             Lote.committed_at.set(utcnow()),
         ],
-        condition=Lote.staging_job_id == job.id,
+        condition=(Lote.staging_job_id == job.id) & same_generation,
     )
+
+
+def delete_generation_chunk(generation: str, limit: int) -> int:
+    """Deletes up to `limit` lines of one generation; returns how many it found."""
+    keys = list(Line.query(generation, limit=limit, attributes_to_get=["generation", "line_no"]))
+    batch_write(Line, deletes=keys)
+    return len(keys)
 
 
 def delete_staged_chunk(job: Job, limit: int) -> int:
@@ -131,11 +160,29 @@ def delete_staged_chunk(job: Job, limit: int) -> int:
     lote = _get(job.tenant_id, job.lote_id)
     if lote is not None and lote.job_id == job.id:
         return 0
-    keys = list(
-        Line.query(generation_of(job), limit=limit, attributes_to_get=["generation", "line_no"])
+    return delete_generation_chunk(generation_of(job), limit)
+
+
+def begin_delete(lote: Lote, transaction: TransactWrite) -> None:
+    """ACTIVE -> DELETING inside `transaction` (with the creation of the deleting job):
+    the lote disappears from its tenant's view at once; its lines go in chunks."""
+    transaction.update(
+        lote,
+        actions=[Lote.status.set(LoteStatus.DELETING.value)],
+        condition=(Lote.status == LoteStatus.ACTIVE)
+        & (Lote.job_id == lote.job_id)
+        & Lote.staging_job_id.does_not_exist(),
     )
-    batch_write(Line, deletes=keys)
-    return len(keys)
+
+
+def add_removal(
+    transaction: TransactWrite, tenant_id: str, lote_id: str, generation_job_id: str
+) -> None:
+    """Deletes the lote record inside `transaction`, once its lines are gone."""
+    transaction.delete(
+        Lote(tenant_id, lote_id),
+        condition=(Lote.status == LoteStatus.DELETING) & (Lote.job_id == generation_job_id),
+    )
 
 
 def release(job: Job) -> None:
@@ -165,12 +212,36 @@ def get_active(tenant_id: str, lote_id: str) -> Lote:
     return lote
 
 
-def count_lines(lote: Lote) -> int:
-    """Lines stored under the lote's visible generation."""
-    if not lote.job_id:
-        return 0
-    generation = _generation_key(lote.tenant_id, lote.lote_id, lote.job_id)
-    return int(Line.count(generation))
+def list_active(tenant_id: str, limit: int, cursor: str | None) -> tuple[list[Lote], str | None]:
+    """The tenant's visible lotes, by id, a page at a time."""
+    results = Lote.query(
+        tenant_id,
+        filter_condition=Lote.status == LoteStatus.ACTIVE,
+        limit=limit,
+        last_evaluated_key=pagination.decode(cursor, ("tenant_id", tenant_id)),
+    )
+    lotes = list(results)
+    return lotes, pagination.encode(results.last_evaluated_key)
+
+
+def lines_page(lote: Lote, limit: int, cursor: str | None) -> tuple[list[Line], str | None]:
+    """Lines of the lote's visible generation, in file order."""
+    generation = _generation_key(lote.tenant_id, lote.lote_id, lote.job_id or "")
+    results = Line.query(
+        generation,
+        limit=limit,
+        last_evaluated_key=pagination.decode(cursor, ("generation", generation)),
+    )
+    return list(results), pagination.encode(results.last_evaluated_key)
+
+
+def line_to_api(line: Line) -> dict[str, Any]:
+    return {
+        "lineNo": int(line.line_no),
+        "record": line.record,
+        "rulesFired": line.rules_fired,
+        "ruleErrors": line.rule_errors,
+    }
 
 
 def to_api(lote: Lote) -> dict[str, Any]:
@@ -185,4 +256,3 @@ def to_api(lote: Lote) -> dict[str, Any]:
         "createdAt": iso(lote.created_at),
         "committedAt": iso(lote.committed_at),
     }
-

@@ -59,10 +59,19 @@ class Phase(StrEnum):
 
 
 class LoteStatus(StrEnum):
-    """A lote is visible to its tenant only once ACTIVE."""
+    """A lote is visible to its tenant only while ACTIVE."""
 
     STAGING = "STAGING"
     ACTIVE = "ACTIVE"
+    DELETING = "DELETING"
+
+
+class Staged(StrEnum):
+    """What happens to the lines a failing job staged."""
+
+    NONE = "NONE"  # nothing was staged
+    KEEP = "KEEP"  # kept so a retry resumes; discarded when the retry window closes
+    DISCARD = "DISCARD"  # removed now
 
 
 class UserJobsIndex(GlobalSecondaryIndex["Job"]):
@@ -89,6 +98,21 @@ class ActiveJobsIndex(GlobalSecondaryIndex["Job"]):
 
     active_user_id = UnicodeAttribute(hash_key=True)
     created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class SweepIndex(GlobalSecondaryIndex["Job"]):
+    """Sparse: jobs the sweeper watches (not finished, or with staged lines still to
+    remove), by last sign of life. The sweeper reads only these."""
+
+    class Meta:
+        index_name = "sweep"
+        projection = AllProjection()
+
+    sweep_shard = UnicodeAttribute(hash_key=True)
+    heartbeat_at = UTCDateTimeAttribute(range_key=True)
+
+
+SWEEP_SHARD = "SWEEP"
 
 
 class Checkpoint(MapAttribute[str, Any]):
@@ -119,6 +143,7 @@ class Job(Model):
     user_id = UnicodeAttribute()
     tenant_id = UnicodeAttribute()
     active_user_id = UnicodeAttribute(null=True)
+    sweep_shard = UnicodeAttribute(null=True)
     parameters = JSONAttribute(default=dict)
     progress = NumberAttribute(default=0)
     total_items = NumberAttribute(null=True)
@@ -128,6 +153,10 @@ class Job(Model):
     error = JSONAttribute(null=True)
     error_count = NumberAttribute(default=0)
     attempts = NumberAttribute(default=1)
+    # Times the sweeper re-enqueued this attempt after its worker vanished.
+    rescues = NumberAttribute(default=0)
+    # Technical reason of the last failed delivery, for the dead-letter handler.
+    last_error = UnicodeAttribute(null=True)
     cancel_requested = BooleanAttribute(default=False)
     checkpoint = Checkpoint(default=Checkpoint)
     rows_per_second = NumberAttribute(null=True)
@@ -148,6 +177,7 @@ class Job(Model):
 
     user_jobs = UserJobsIndex()
     active_jobs = ActiveJobsIndex()
+    sweep = SweepIndex()
 
     @property
     def job_status(self) -> JobStatus:

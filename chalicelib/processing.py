@@ -16,7 +16,7 @@ from chalicelib import jobs
 from chalicelib.config import Settings
 from chalicelib.errors import CancelRequested, Fenced
 from chalicelib.messaging import WorkMessage, WorkQueue
-from chalicelib.models import Job, JobStatus, JobType, Phase
+from chalicelib.models import Job, JobStatus, JobType, Phase, Staged
 from chalicelib.observability import logger, tracer
 from chalicelib.storage import UploadStore
 
@@ -54,7 +54,7 @@ class Failed:
     message: str
     details: dict[str, Any] | None = None
     error_count: int | None = None
-    discard: bool = False  # staged lines exist and must be removed
+    staged: Staged = Staged.NONE
 
 
 ChunkOutcome = Advanced | Finished | Failed
@@ -176,12 +176,12 @@ def _run(job: Job, runner: JobRunner, budget: TimeBudget, services: Services) ->
                     job,
                     outcome.code,
                     outcome.message,
+                    staged=outcome.staged,
                     details=outcome.details,
                     error_count=outcome.error_count,
-                    discard=outcome.discard,
                 )
                 logger.info("job failed", extra={"code": outcome.code})
-                if outcome.discard:
+                if outcome.staged is Staged.DISCARD:
                     return _discard(job, runner, budget, services, chunks)
                 return InvocationReport(job.id, "failed", chunks)
             jobs.advance(job, outcome.checkpoint, outcome.progress, lote_id=outcome.lote_id)
@@ -213,14 +213,30 @@ def _discard(
 
 
 def _continue(job: Job, services: Services) -> None:
-    seq = jobs.hand_off(job)
-    checkpoint = job.checkpoint
-    services.queue.send(
-        WorkMessage(
-            job_id=job.id,
-            attempt=int(job.attempts),
-            seq=seq,
-            byte_offset=int(checkpoint.byte_offset),
-            line_no=int(checkpoint.line_no),
+    services.queue.send(jobs.hand_off(job))
+
+
+def fail_dead_letter(message: WorkMessage) -> bool:
+    """A work message failed every delivery: its job is FAILED, resumable by a retry.
+
+    A dead copy of a message the job already moved past is ignored: the live
+    delivery carries on. Returns whether the job was failed.
+    """
+    job = jobs.get(message.job_id)
+    if job is None or job.job_status.is_final:
+        return False
+    if message.seq != job.checkpoint.seq or message.attempt != job.attempts:
+        return False
+    staged = Staged.KEEP if job.checkpoint.phase == Phase.IMPORT else Staged.NONE
+    cause = (job.last_error or "error").split(":", 1)[0]
+    try:
+        jobs.fail(
+            job,
+            "PROCESSING_ERROR",
+            "La importación se detuvo por un error interno que se repitió; puede reintentarla.",
+            staged=staged,
+            details={"cause": cause},
         )
-    )
+    except Fenced:
+        return False
+    return True

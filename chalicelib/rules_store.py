@@ -123,7 +123,7 @@ def put_lookup(owner: Identity, name: str, body: Any) -> dict[str, Any]:
     """PUT /api/rules/lookups/{name}: replaces one lookup table, keeping the rules."""
     entries = body.get("entries") if isinstance(body, dict) else None
     if not isinstance(entries, dict):
-        raise InvalidRequest("Envíe {\"entries\": {clave: valor, ...}}.")
+        raise InvalidRequest('Envíe {"entries": {clave: valor, ...}}.')
     latest = _latest(owner.tenant_id)
     rules = latest.rules if latest else []
     lookups = {**(latest.lookups if latest else {}), name: entries}
@@ -146,7 +146,7 @@ def try_rules(owner: Identity, body: Any, card_key: bytes) -> dict[str, Any]:
     if given, are tried instead of the stored ones.
     """
     if not isinstance(body, dict) or not isinstance(body.get("lines"), list):
-        raise InvalidRequest("Envíe {\"lines\": [...]} con líneas DKT o registros.")
+        raise InvalidRequest('Envíe {"lines": [...]} con líneas DKT o registros.')
     lines: Sequence[Any] = body["lines"]
     if not 1 <= len(lines) <= MAX_TEST_LINES:
         raise InvalidRequest(f"Envíe entre 1 y {MAX_TEST_LINES} líneas.")

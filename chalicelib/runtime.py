@@ -11,7 +11,10 @@ import functools
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from chalicelib import aws
-from chalicelib import dkt_import as _dkt_import  # noqa: F401 - registers the DKT_IMPORT runner
+
+# Imported for their effect: each registers its job type's runner.
+from chalicelib import dkt_import as _dkt_import  # noqa: F401
+from chalicelib import lote_delete as _lote_delete  # noqa: F401
 from chalicelib.config import get_settings
 from chalicelib.messaging import WorkQueue
 from chalicelib.models import bind_models

@@ -1,10 +1,10 @@
 """`dkt-jobs`: the command line for the service (local stack or a deployed API).
 
-    dkt-jobs serve                               run the local stack (what `make run` does)
-    dkt-jobs token --user U --tenant T           print a local bearer token
-    dkt-jobs generate FILE --lines 18000         write a synthetic DKT file
-    dkt-jobs import FILE --tarjeta ICBCVC --follow
-    dkt-jobs status JOB_ID | cancel JOB_ID | jobs
+dkt-jobs serve                               run the local stack (what `make run` does)
+dkt-jobs token --user U --tenant T           print a local bearer token
+dkt-jobs generate FILE --lines 18000         write a synthetic DKT file
+dkt-jobs import FILE --tarjeta ICBCVC --follow
+dkt-jobs status JOB_ID | cancel JOB_ID | jobs
 """
 
 from __future__ import annotations

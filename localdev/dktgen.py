@@ -37,10 +37,17 @@ CARDHOLDERS: tuple[tuple[str, str], ...] = (
 )
 
 RUBROS: dict[str, str] = {
-    "01": "SUPERMERCADOS", "02": "RESTAURANTS", "03": "ART. DEL HOGAR",
-    "04": "EST. SERVICIO", "05": "INDUMENTARIA", "06": "TRANSPORTES",
-    "07": "VIAJES/TURISMO", "08": "AUTOMOVIL", "09": "HOTELES",
-    "10": "AFINES A RESTAU", "20": "OTROS",
+    "01": "SUPERMERCADOS",
+    "02": "RESTAURANTS",
+    "03": "ART. DEL HOGAR",
+    "04": "EST. SERVICIO",
+    "05": "INDUMENTARIA",
+    "06": "TRANSPORTES",
+    "07": "VIAJES/TURISMO",
+    "08": "AUTOMOVIL",
+    "09": "HOTELES",
+    "10": "AFINES A RESTAU",
+    "20": "OTROS",
 }
 
 # (merchant text, rubro, mcc, cuit or None, town, merchant geo code, currency)
@@ -50,15 +57,21 @@ MERCHANTS: tuple[tuple[str, str, str, str | None, str, str, Moneda], ...] = (
     ("LA ANONIMA, SUC 12", "01", "5411", "0030505856405", "NEUQUÉN", "Q8300", Moneda.ARP),
     ("PARRILLA DON JULIO", "02", "5812", "0030711234561", "CABA", "C1414", Moneda.ARP),
     ("FRAVEGA SACIEI", "03", "5722", "0030528124707", "ROSARIO", "S2000", Moneda.ARP),
-    ("YPF SERVICENTRO SAN MARTIN", "04", "5541", "0030546689979", "SAN MARTIN", "B1650",
-     Moneda.ARP),
+    (
+        "YPF SERVICENTRO SAN MARTIN",
+        "04",
+        "5541",
+        "0030546689979",
+        "SAN MARTIN",
+        "B1650",
+        Moneda.ARP,
+    ),
     ("SHELL, AXION, PUMA", "04", "5541", None, "CÓRDOBA", "X5000", Moneda.ARP),
     ("ZARA ARGENTINA", "05", "5651", "0030708117634", "CABA", "C1425", Moneda.ARP),
     ("UBER *TRIP", "06", "4121", None, "CABA", "C1000", Moneda.ARP),
     ("AEROLINEAS ARGENTINAS", "07", "4511", "0030642036311", "CABA", "C1001", Moneda.ARP),
     ("BOOKING.COM", "07", "4722", None, "AMSTERDAM", "NL000", Moneda.USD),
-    ("NEUMATICOS NORAUTO", "08", "5532", "0030709876542", "MAR DEL PLATA", "B7600",
-     Moneda.ARP),
+    ("NEUMATICOS NORAUTO", "08", "5532", "0030709876542", "MAR DEL PLATA", "B7600", Moneda.ARP),
     ("HOTEL ALVEAR", "09", "7011", "0030500123456", "CABA", "C1011", Moneda.ARP),
     ("MARRIOTT NEW YORK", "09", "7011", None, "NEW YORK", "US000", Moneda.USD),
     ("STARBUCKS COFFEE", "10", "5814", "0030711112229", "CABA", "C1000", Moneda.ARP),
@@ -67,7 +80,13 @@ MERCHANTS: tuple[tuple[str, str, str, str | None, str, str, Moneda], ...] = (
     ("GOOGLE, LLC, CLOUD", "20", "4816", None, "MOUNTAIN VIEW", "US000", Moneda.USD),
 )
 _CASH_ADVANCE: tuple[str, str, str, str | None, str, str] = (
-    "ADELANTO EFECTIVO BANELCO", "20", "6011", None, "CABA", "C1000")
+    "ADELANTO EFECTIVO BANELCO",
+    "20",
+    "6011",
+    None,
+    "CABA",
+    "C1000",
+)
 _COMPANIES = (("0072660", "0123456789"), ("0150815", "0987654321"))
 _GEO_USUARIO = ("B2000", "C1000", "X5000", "S2000")
 _TAIL_38 = ("     0", "000", "00", "000000", "000", "", "000", "", "")
@@ -136,23 +155,45 @@ def render_line(coupon: Coupon, layout: Layout) -> str:
     c = coupon
     desc = _text(c.descripcion_cupon, 35)
     fields = [
-        _text(c.empresa, 7), _text(c.codigo_planta, 3), _text(c.codigo_area, 3),
-        _text(c.codigo_sector, 3), _text(c.periodo, 4), _text(c.cartera, 2),
-        c.tipo_transaccion.value, _text(c.codigo_sucursal, 3), _right(c.grupo_afinidad, 4),
-        _text(c.numero_cuenta, 10), _text(c.codigo_geografico_usuario, 5),
-        _text(c.numero_tarjeta, 16), _text(c.apellido_nombre_usuario, 19),
+        _text(c.empresa, 7),
+        _text(c.codigo_planta, 3),
+        _text(c.codigo_area, 3),
+        _text(c.codigo_sector, 3),
+        _text(c.periodo, 4),
+        _text(c.cartera, 2),
+        c.tipo_transaccion.value,
+        _text(c.codigo_sucursal, 3),
+        _right(c.grupo_afinidad, 4),
+        _text(c.numero_cuenta, 10),
+        _text(c.codigo_geografico_usuario, 5),
+        _text(c.numero_tarjeta, 16),
+        _text(c.apellido_nombre_usuario, 19),
         _ddmmyy(c.fecha_transaccion),
         *([desc] if layout is Layout.CON_CUIT else [desc[:10], desc[10:]]),
-        _text(c.numero_cupon, 8), c.moneda.value, _cents(c.importe), _text(c.tipo_consumo, 1),
-        _text(c.localidad, 13), _text(c.debito_automatico, 1), _text(c.movimiento_cajero, 1),
-        _text(c.grupo_rubro, 2), _text(c.descripcion_rubro, 15),
+        _text(c.numero_cupon, 8),
+        c.moneda.value,
+        _cents(c.importe),
+        _text(c.tipo_consumo, 1),
+        _text(c.localidad, 13),
+        _text(c.debito_automatico, 1),
+        _text(c.movimiento_cajero, 1),
+        _text(c.grupo_rubro, 2),
+        _text(c.descripcion_rubro, 15),
         _text(c.codigo_geografico_establecimiento, 5),
-        _cents(c.limite_compra), _cents(c.limite_cuotas), _cents(c.limite_adelanto),
+        _cents(c.limite_compra),
+        _cents(c.limite_cuotas),
+        _cents(c.limite_adelanto),
     ]
     if layout is Layout.CON_CUIT:
         fields += [
-            _ddmmyy(c.fecha_vigencia_compra), _ddmmyy(c.fecha_vigencia_adelanto), "000000",
-            _text(c.mcc or "0000", 4), _text(c.cuit or "0" * 13, 13), " " * 19, "", "",
+            _ddmmyy(c.fecha_vigencia_compra),
+            _ddmmyy(c.fecha_vigencia_adelanto),
+            "000000",
+            _text(c.mcc or "0000", 4),
+            _text(c.cuit or "0" * 13, 13),
+            " " * 19,
+            "",
+            "",
         ]
     else:
         fields += _TAIL_38
@@ -317,9 +358,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--periodo", default="2404")
     args = parser.parse_args(argv)
     with open(args.out, "wb") as out:
-        write_dkt(out, args.lines, layout=Layout(args.layout) if args.layout else None,
-                  encoding=args.encoding, newline="\r\n" if args.crlf else "\n",
-                  seed=args.seed, periodo=args.periodo)
+        write_dkt(
+            out,
+            args.lines,
+            layout=Layout(args.layout) if args.layout else None,
+            encoding=args.encoding,
+            newline="\r\n" if args.crlf else "\n",
+            seed=args.seed,
+            periodo=args.periodo,
+        )
 
 
 if __name__ == "__main__":

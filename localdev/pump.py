@@ -63,7 +63,7 @@ class Pump:
         on_invocation: Callable[[Invocation], None] | None = None,
     ) -> None:
         self._sqs = sqs
-        self._routes = routes
+        self.routes = routes
         self._budget_ms = budget_ms
         self._region = region
         self._on_invocation = on_invocation
@@ -72,7 +72,7 @@ class Pump:
     def poll_once(self, wait_s: int = 0, only: str | None = None) -> int:
         """One receive per queue (or only from queue `only`); returns messages handled."""
         handled = 0
-        for route in self._routes:
+        for route in self.routes:
             if only is not None and route.name != only:
                 continue
             response = self._sqs.receive_message(
@@ -128,6 +128,11 @@ class Pump:
             self._sqs.change_message_visibility(
                 QueueUrl=route.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
             )
+
+    def record_for(self, queue: str, message: dict[str, Any]) -> dict[str, Any]:
+        """The Lambda event record of `message` received from queue `queue`."""
+        route = next(route for route in self.routes if route.name == queue)
+        return self._record(route, message)
 
     def _record(self, route: Route, message: dict[str, Any]) -> dict[str, Any]:
         return {

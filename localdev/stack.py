@@ -79,9 +79,7 @@ def local_environment(aws_url: str, budget_margin_ms: int = 2_000) -> dict[str, 
     }
 
 
-def start(
-    api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 15_000
-) -> Stack:
+def start(api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 15_000) -> Stack:
     """Starts everything and returns once the API answers."""
     aws_url = f"http://127.0.0.1:{aws_port}"
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
@@ -110,6 +108,7 @@ def start(
         [
             Route(UPLOAD_QUEUE, queues.uploads, app_module.handle_upload, "handle_upload"),
             Route(WORK_QUEUE, queues.work, app_module.process_work, "process_work"),
+            Route(f"{WORK_QUEUE}-dlq", queues.work_dlq, app_module.handle_dead_letter, "dlq"),
         ],
         budget_ms=budget_ms,
         region=REGION,
@@ -117,6 +116,7 @@ def start(
     threads = [
         threading.Thread(target=http.serve_forever, name="api", daemon=True),
         threading.Thread(target=pump.run_forever, args=(stop,), name="pump", daemon=True),
+        threading.Thread(target=_sweep_every, args=(60, stop), name="sweeper", daemon=True),
     ]
     for thread in threads:
         thread.start()
@@ -130,6 +130,18 @@ def start(
         _moto=moto,
         _http=http,
     )
+
+
+def _sweep_every(interval_s: float, stop: threading.Event) -> None:
+    """The EventBridge schedule of the deployed app, as a thread."""
+    from chalicelib import runtime, sweeper
+    from chalicelib.clock import utcnow
+
+    while not stop.wait(interval_s):
+        try:
+            sweeper.sweep(runtime.services(), utcnow())
+        except Exception:
+            logging.getLogger(__name__).exception("sweep failed")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -138,4 +138,3 @@ def test_cancel_requested_between_invocations_is_honoured_by_the_next(
     # THEN the job is cancelled and nothing is stored
     assert api.job(job_id)["status"] == "CANCELLED"
     assert Line.count(generation_key("acme", "ICBCVC2404", job_id)) == 0
-

@@ -16,9 +16,7 @@ def stored_lines(job: dict[str, Any], tenant: str = "acme") -> int:
     return int(Line.count(generation_key(tenant, job["loteId"], job["id"])))
 
 
-def test_18000_line_file_completes_over_many_budgeted_invocations(
-    api: Api, aws: QueueUrls
-) -> None:
+def test_18000_line_file_completes_over_many_budgeted_invocations(api: Api, aws: QueueUrls) -> None:
     # GIVEN an ordinary 18,000-line statement and a worker with a 1.2 s budget
     data = generate_bytes(18_000, seed=7)
     polls: list[dict[str, Any]] = []

@@ -176,4 +176,3 @@ def test_a_rule_failing_at_run_time_is_reported_on_the_line(api: Api, pump: Pump
     line = lines_of(job)[0]
     assert line.rule_errors[0]["rule"] == "NUM"
     assert line.rules_fired == ["RESTO"]
-

@@ -18,9 +18,7 @@ def jobs_of(api: Api) -> list[dict[str, object]]:
     return list(api.get("/api/jobs").json_body["jobs"])
 
 
-def test_file_dropped_in_the_users_folder_creates_and_runs_a_job(
-    api: Api, pump: Pump
-) -> None:
+def test_file_dropped_in_the_users_folder_creates_and_runs_a_job(api: Api, pump: Pump) -> None:
     # GIVEN a file put straight into uploads/{tenant}/{user}/{CODIGO}/ (e.g. by an SFTP feed)
     data = generate_bytes(300, seed=9)
     boto3.client("s3").put_object(

@@ -57,21 +57,32 @@ LINE_38 = (
     "0000000000000,0000000000000,     0,000,00,000000,000,,000,,"
 )
 FIELD_INDEX_36 = {
-    "periodo": 4, "tipoTransaccion": 6, "numeroTarjeta": 11, "fechaTransaccion": 13,
-    "descripcionCupon": 14, "moneda": 16, "importe": 17, "limiteCompra": 25,
-    "limiteAdelanto": 27, "fechaVigenciaCompra": 28, "fechaVigenciaAdelanto": 29, "mcc": 31,
+    "periodo": 4,
+    "tipoTransaccion": 6,
+    "numeroTarjeta": 11,
+    "fechaTransaccion": 13,
+    "descripcionCupon": 14,
+    "moneda": 16,
+    "importe": 17,
+    "limiteCompra": 25,
+    "limiteAdelanto": 27,
+    "fechaVigenciaCompra": 28,
+    "fechaVigenciaAdelanto": 29,
+    "mcc": 31,
     "cuit": 32,
 }
 
 
-def parse(line: str | bytes, encoding: Encoding = Encoding.UTF8,
-          key: bytes = KEY) -> StatementLine | LineError | None:
+def parse(
+    line: str | bytes, encoding: Encoding = Encoding.UTF8, key: bytes = KEY
+) -> StatementLine | LineError | None:
     raw = line.encode(encoding.value) if isinstance(line, str) else line
     return parse_line(raw, 7, encoding, key)
 
 
-def parse_ok(line: str | bytes, encoding: Encoding = Encoding.UTF8,
-             key: bytes = KEY) -> StatementLine:
+def parse_ok(
+    line: str | bytes, encoding: Encoding = Encoding.UTF8, key: bytes = KEY
+) -> StatementLine:
     result = parse(line, encoding, key)
     assert isinstance(result, StatementLine), result
     return result
@@ -155,13 +166,16 @@ def test_record_has_exactly_the_record_fields_and_is_json_safe() -> None:
 
 
 @pytest.mark.parametrize("layout", list(Layout))
-@pytest.mark.parametrize("comercio", [
-    "ORACLE AMERICA, INC",  # comma in the 25-char piece of layout 38
-    "DIA, SUPERMERCADOS",  # comma in the 10-char piece
-    "LA ANONIMA, SUC 12",  # comma right where layout 38 cuts
-    "GOOGLE, LLC, CLOUD",  # two commas: 36 + 2 == 38 fields in layout 36
-    "A,B,C,D,E,F,G,H",
-])
+@pytest.mark.parametrize(
+    "comercio",
+    [
+        "ORACLE AMERICA, INC",  # comma in the 25-char piece of layout 38
+        "DIA, SUPERMERCADOS",  # comma in the 10-char piece
+        "LA ANONIMA, SUC 12",  # comma right where layout 38 cuts
+        "GOOGLE, LLC, CLOUD",  # two commas: 36 + 2 == 38 fields in layout 36
+        "A,B,C,D,E,F,G,H",
+    ],
+)
 def test_comma_in_description_is_kept_in_the_text(layout: Layout, comercio: str) -> None:
     coupon = a_coupon(comercio=comercio, cuota=None, cuotas_total=None)
 
@@ -235,11 +249,14 @@ def test_invalid_utf8_line_is_an_error_naming_the_encoding() -> None:
     assert PAN not in error.reason
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (b"0072660,001", None),
-    ("MUÑOZ".encode(), Encoding.UTF8),
-    ("MUÑOZ".encode("cp1252"), Encoding.CP1252),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"0072660,001", None),
+        ("MUÑOZ".encode(), Encoding.UTF8),
+        ("MUÑOZ".encode("cp1252"), Encoding.CP1252),
+    ],
+)
 def test_sniff_encoding_tells_ascii_utf8_and_cp1252_apart(
     raw: bytes, expected: Encoding | None
 ) -> None:
@@ -300,10 +317,15 @@ def test_installments_come_from_the_end_of_the_description() -> None:
     assert line.descripcion_cupon == "YPF SERVICENTRO SAN MARTIN C.03/06"
 
 
-@pytest.mark.parametrize("text", [
-    "YPF SERVICENTRO SAN MARTIN C.01/0X", "YPF SERVICENTRO SAN MARTIN C.01-03",
-    "C.01/03 YPF SERVICENTRO", "YPF SERVICENTRO SAN MARTIN",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "YPF SERVICENTRO SAN MARTIN C.01/0X",
+        "YPF SERVICENTRO SAN MARTIN C.01-03",
+        "C.01/03 YPF SERVICENTRO",
+        "YPF SERVICENTRO SAN MARTIN",
+    ],
+)
 def test_description_without_trailing_installment_has_none(text: str) -> None:
     line = parse_ok(with_field(LINE_36, 14, text.ljust(35)))
 
@@ -365,30 +387,66 @@ def test_card_number_never_appears_in_record_or_repr() -> None:
 # --- validation errors --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("field", "bad", "shown", "reason"), [
-    ("tipoTransaccion", "X", "X",
-     "tipo de transacción inválido: X no es C (compra), D (devolución) ni A (adelanto)"),
-    ("periodo", "2413", "2413", "período inválido: 2413 no es un período YYMM"),
-    ("periodo", "24A4", "24A4", "período inválido: 24A4 no es un período YYMM"),
-    ("numeroTarjeta", "411111111111111", "411111*****1111",
-     "número de tarjeta inválido: 411111*****1111 no son 16 dígitos"),
-    ("numeroTarjeta", "4111 1111 1111 1", "4111 1******11 1",
-     "número de tarjeta inválido: 4111 1******11 1 no son 16 dígitos"),
-    ("fechaTransaccion", "310224", "310224", "fecha inválida: 310224 no es una fecha DDMMYY"),
-    ("fechaTransaccion", "15042", "15042", "fecha inválida: 15042 no es una fecha DDMMYY"),
-    ("moneda", "EUR", "EUR", "moneda inválida: EUR no es ARP ni USD"),
-    ("importe", "000000185005X", "000000185005X",
-     "importe inválido: 000000185005X no es un importe de 13 dígitos en centavos"),
-    ("importe", "000000185005", "000000185005",
-     "importe inválido: 000000185005 no es un importe de 13 dígitos en centavos"),
-    ("importe", "-000001850050", "-000001850050",
-     "importe inválido: -000001850050 no es un importe de 13 dígitos en centavos"),
-    ("limiteAdelanto", "00000000000O0", "00000000000O0",
-     "importe inválido: 00000000000O0 no es un importe de 13 dígitos en centavos"),
-    ("fechaVigenciaCompra", "320424", "320424", "fecha inválida: 320424 no es una fecha DDMMYY"),
-    ("mcc", "55A1", "55A1", "código MCC inválido: 55A1 no son 4 dígitos"),
-    ("cuit", "003099999999", "003099999999", "CUIT inválido: 003099999999 no son 13 dígitos"),
-])
+@pytest.mark.parametrize(
+    ("field", "bad", "shown", "reason"),
+    [
+        (
+            "tipoTransaccion",
+            "X",
+            "X",
+            "tipo de transacción inválido: X no es C (compra), D (devolución) ni A (adelanto)",
+        ),
+        ("periodo", "2413", "2413", "período inválido: 2413 no es un período YYMM"),
+        ("periodo", "24A4", "24A4", "período inválido: 24A4 no es un período YYMM"),
+        (
+            "numeroTarjeta",
+            "411111111111111",
+            "411111*****1111",
+            "número de tarjeta inválido: 411111*****1111 no son 16 dígitos",
+        ),
+        (
+            "numeroTarjeta",
+            "4111 1111 1111 1",
+            "4111 1******11 1",
+            "número de tarjeta inválido: 4111 1******11 1 no son 16 dígitos",
+        ),
+        ("fechaTransaccion", "310224", "310224", "fecha inválida: 310224 no es una fecha DDMMYY"),
+        ("fechaTransaccion", "15042", "15042", "fecha inválida: 15042 no es una fecha DDMMYY"),
+        ("moneda", "EUR", "EUR", "moneda inválida: EUR no es ARP ni USD"),
+        (
+            "importe",
+            "000000185005X",
+            "000000185005X",
+            "importe inválido: 000000185005X no es un importe de 13 dígitos en centavos",
+        ),
+        (
+            "importe",
+            "000000185005",
+            "000000185005",
+            "importe inválido: 000000185005 no es un importe de 13 dígitos en centavos",
+        ),
+        (
+            "importe",
+            "-000001850050",
+            "-000001850050",
+            "importe inválido: -000001850050 no es un importe de 13 dígitos en centavos",
+        ),
+        (
+            "limiteAdelanto",
+            "00000000000O0",
+            "00000000000O0",
+            "importe inválido: 00000000000O0 no es un importe de 13 dígitos en centavos",
+        ),
+        (
+            "fechaVigenciaCompra",
+            "320424",
+            "320424",
+            "fecha inválida: 320424 no es una fecha DDMMYY",
+        ),
+        ("mcc", "55A1", "55A1", "código MCC inválido: 55A1 no son 4 dígitos"),
+        ("cuit", "003099999999", "003099999999", "CUIT inválido: 003099999999 no son 13 dígitos"),
+    ],
+)
 def test_invalid_field_is_reported_with_its_name_value_and_reason(
     field: str, bad: str, shown: str, reason: str
 ) -> None:
@@ -425,7 +483,9 @@ def test_wrong_field_count_is_a_whole_line_error() -> None:
     error = parse_error("a,b,c")
 
     assert error.to_dict() == {
-        "lineNo": 7, "field": None, "value": None,
+        "lineNo": 7,
+        "field": None,
+        "value": None,
         "reason": "la línea tiene 3 campos; se esperaban 36 o 38",
     }
 
@@ -434,8 +494,10 @@ def test_description_wider_than_its_field_is_a_width_error() -> None:
     error = parse_error(with_field(LINE_36, 14, "X" * 36))
 
     assert error.field == "descripcionCupon"
-    assert error.reason == f"descripción con ancho inválido: {'X' * 36} tiene 36 caracteres; " \
+    assert (
+        error.reason == f"descripción con ancho inválido: {'X' * 36} tiene 36 caracteres; "
         "se esperaban 35"
+    )
 
 
 def test_38_line_with_a_misplaced_cut_is_a_width_error() -> None:
@@ -484,21 +546,36 @@ def coupons(draw: st.DrawFn) -> Coupon:
     comercio = draw(texts(35 if cuota is None else 27, TEXT_CHARS + ","))
     assume(cuota is not None or not INSTALLMENT_AT_END.search(comercio))
     return Coupon(
-        empresa=draw(codes(7)), codigo_planta=draw(st.none() | codes(3)),
-        codigo_area=draw(st.none() | codes(3)), codigo_sector=draw(st.none() | codes(3)),
+        empresa=draw(codes(7)),
+        codigo_planta=draw(st.none() | codes(3)),
+        codigo_area=draw(st.none() | codes(3)),
+        codigo_sector=draw(st.none() | codes(3)),
         periodo=f"{draw(st.integers(0, 99)):02d}{draw(st.integers(1, 12)):02d}",
-        cartera=draw(codes(2)), tipo_transaccion=draw(st.sampled_from(TipoTransaccion)),
-        codigo_sucursal=draw(codes(3)), grupo_afinidad=draw(st.text(DIGITS, max_size=4)),
-        numero_cuenta=draw(codes(10)), codigo_geografico_usuario=draw(codes(5)),
+        cartera=draw(codes(2)),
+        tipo_transaccion=draw(st.sampled_from(TipoTransaccion)),
+        codigo_sucursal=draw(codes(3)),
+        grupo_afinidad=draw(st.text(DIGITS, max_size=4)),
+        numero_cuenta=draw(codes(10)),
+        codigo_geografico_usuario=draw(codes(5)),
         numero_tarjeta=draw(st.text(DIGITS, min_size=16, max_size=16)),
-        apellido_nombre_usuario=draw(texts(19)), fecha_transaccion=draw(dates),
-        comercio=comercio, cuota=cuota, cuotas_total=cuotas_total,
-        numero_cupon=draw(codes(8)), moneda=draw(st.sampled_from(Moneda)),
-        importe=draw(cents()), tipo_consumo=draw(codes(1)), localidad=draw(texts(13)),
-        debito_automatico=draw(st.none() | codes(1)), movimiento_cajero=draw(codes(1)),
-        grupo_rubro=draw(codes(2)), descripcion_rubro=draw(texts(15)),
-        codigo_geografico_establecimiento=draw(codes(5)), limite_compra=draw(cents()),
-        limite_cuotas=draw(cents()), limite_adelanto=draw(cents()),
+        apellido_nombre_usuario=draw(texts(19)),
+        fecha_transaccion=draw(dates),
+        comercio=comercio,
+        cuota=cuota,
+        cuotas_total=cuotas_total,
+        numero_cupon=draw(codes(8)),
+        moneda=draw(st.sampled_from(Moneda)),
+        importe=draw(cents()),
+        tipo_consumo=draw(codes(1)),
+        localidad=draw(texts(13)),
+        debito_automatico=draw(st.none() | codes(1)),
+        movimiento_cajero=draw(codes(1)),
+        grupo_rubro=draw(codes(2)),
+        descripcion_rubro=draw(texts(15)),
+        codigo_geografico_establecimiento=draw(codes(5)),
+        limite_compra=draw(cents()),
+        limite_cuotas=draw(cents()),
+        limite_adelanto=draw(cents()),
         fecha_vigencia_compra=draw(st.none() | dates),
         fecha_vigencia_adelanto=draw(st.none() | dates),
         mcc=draw(st.none() | st.integers(1, 9999).map("{:04d}".format)),
@@ -510,27 +587,43 @@ def expected_line(c: Coupon, layout: Layout, line_no: int) -> StatementLine:
     """What parse_line must return for render_line(c, layout), derived from the coupon."""
     con_cuit = layout is Layout.CON_CUIT
     return StatementLine(
-        line_no=line_no, layout=layout, empresa=c.empresa or None,
-        codigo_planta=c.codigo_planta or None, codigo_area=c.codigo_area or None,
-        codigo_sector=c.codigo_sector or None, periodo=c.periodo, cartera=c.cartera or None,
-        tipo_transaccion=c.tipo_transaccion, codigo_sucursal=c.codigo_sucursal or None,
-        grupo_afinidad=c.grupo_afinidad or None, numero_cuenta=c.numero_cuenta or None,
+        line_no=line_no,
+        layout=layout,
+        empresa=c.empresa or None,
+        codigo_planta=c.codigo_planta or None,
+        codigo_area=c.codigo_area or None,
+        codigo_sector=c.codigo_sector or None,
+        periodo=c.periodo,
+        cartera=c.cartera or None,
+        tipo_transaccion=c.tipo_transaccion,
+        codigo_sucursal=c.codigo_sucursal or None,
+        grupo_afinidad=c.grupo_afinidad or None,
+        numero_cuenta=c.numero_cuenta or None,
         codigo_geografico_usuario=c.codigo_geografico_usuario or None,
         tarjeta_enmascarada=f"{c.numero_tarjeta[:6]}******{c.numero_tarjeta[-4:]}",
         tarjeta_hash=card_hash(c.numero_tarjeta),
         apellido_nombre_usuario=c.apellido_nombre_usuario or None,
-        fecha_transaccion=c.fecha_transaccion, descripcion_cupon=c.descripcion_cupon or None,
-        cuota=c.cuota, cuotas_total=c.cuotas_total, numero_cupon=c.numero_cupon or None,
-        moneda=c.moneda, importe=c.importe_con_signo, tipo_consumo=c.tipo_consumo or None,
-        localidad=c.localidad or None, debito_automatico=c.debito_automatico or None,
-        movimiento_cajero=c.movimiento_cajero or None, grupo_rubro=c.grupo_rubro or None,
+        fecha_transaccion=c.fecha_transaccion,
+        descripcion_cupon=c.descripcion_cupon or None,
+        cuota=c.cuota,
+        cuotas_total=c.cuotas_total,
+        numero_cupon=c.numero_cupon or None,
+        moneda=c.moneda,
+        importe=c.importe_con_signo,
+        tipo_consumo=c.tipo_consumo or None,
+        localidad=c.localidad or None,
+        debito_automatico=c.debito_automatico or None,
+        movimiento_cajero=c.movimiento_cajero or None,
+        grupo_rubro=c.grupo_rubro or None,
         descripcion_rubro=c.descripcion_rubro or None,
         codigo_geografico_establecimiento=c.codigo_geografico_establecimiento or None,
-        limite_compra=c.limite_compra, limite_cuotas=c.limite_cuotas,
+        limite_compra=c.limite_compra,
+        limite_cuotas=c.limite_cuotas,
         limite_adelanto=c.limite_adelanto,
         fecha_vigencia_compra=c.fecha_vigencia_compra if con_cuit else None,
         fecha_vigencia_adelanto=c.fecha_vigencia_adelanto if con_cuit else None,
-        mcc=c.mcc if con_cuit else None, cuit=c.cuit if con_cuit else None,
+        mcc=c.mcc if con_cuit else None,
+        cuit=c.cuit if con_cuit else None,
     )
 
 
@@ -566,10 +659,15 @@ def test_arbitrary_text_never_raises(text: str, encoding: Encoding) -> None:
 
 @settings(deadline=None, max_examples=300)
 @given(
-    st.integers(0, 2**32), st.sampled_from(Layout),
-    st.lists(st.tuples(st.integers(0, 400), st.sampled_from(["", ",", "0", "9", " ", "Ñ",
-                                                             "\r", "\x81", "X", ",,"])),
-             max_size=4),
+    st.integers(0, 2**32),
+    st.sampled_from(Layout),
+    st.lists(
+        st.tuples(
+            st.integers(0, 400),
+            st.sampled_from(["", ",", "0", "9", " ", "Ñ", "\r", "\x81", "X", ",,"]),
+        ),
+        max_size=4,
+    ),
 )
 def test_damaged_line_never_raises_nor_shows_the_card_number(
     seed: int, layout: Layout, edits: list[tuple[int, str]]
@@ -578,7 +676,7 @@ def test_damaged_line_never_raises_nor_shows_the_card_number(
     coupon = random_coupon(random.Random(seed))
     text = render_line(coupon, layout)
     for position, replacement in edits:
-        text = text[:position] + replacement + text[position + 1:]
+        text = text[:position] + replacement + text[position + 1 :]
 
     # WHEN it is parsed
     result = parse_line(text.encode("cp1252", errors="replace"), 1, Encoding.CP1252, KEY)

@@ -46,23 +46,42 @@ REFUND_36 = (
     "                   ,,"
 )
 REFUND = Coupon(
-    empresa="0072660", codigo_planta="001", codigo_area=None, codigo_sector=None,
-    periodo="2404", cartera="01", tipo_transaccion=TipoTransaccion.DEVOLUCION,
-    codigo_sucursal="053", grupo_afinidad="0", numero_cuenta="0123456789",
-    codigo_geografico_usuario="B2000", numero_tarjeta="4000056655665556",
-    apellido_nombre_usuario="GOMEZ/ANA MARIA", fecha_transaccion=date(2024, 4, 16),
-    comercio="DEVOLUCION SUPERMERCADO DIA", cuota=None, cuotas_total=None,
-    numero_cupon="00012346", moneda=Moneda.ARP, importe=Decimal("129.99"), tipo_consumo="I",
-    localidad="CABA", debito_automatico="0", movimiento_cajero="0", grupo_rubro="01",
-    descripcion_rubro="SUPERMERCADOS", codigo_geografico_establecimiento="C1000",
-    mcc="5411", cuit=None,
+    empresa="0072660",
+    codigo_planta="001",
+    codigo_area=None,
+    codigo_sector=None,
+    periodo="2404",
+    cartera="01",
+    tipo_transaccion=TipoTransaccion.DEVOLUCION,
+    codigo_sucursal="053",
+    grupo_afinidad="0",
+    numero_cuenta="0123456789",
+    codigo_geografico_usuario="B2000",
+    numero_tarjeta="4000056655665556",
+    apellido_nombre_usuario="GOMEZ/ANA MARIA",
+    fecha_transaccion=date(2024, 4, 16),
+    comercio="DEVOLUCION SUPERMERCADO DIA",
+    cuota=None,
+    cuotas_total=None,
+    numero_cupon="00012346",
+    moneda=Moneda.ARP,
+    importe=Decimal("129.99"),
+    tipo_consumo="I",
+    localidad="CABA",
+    debito_automatico="0",
+    movimiento_cajero="0",
+    grupo_rubro="01",
+    descripcion_rubro="SUPERMERCADOS",
+    codigo_geografico_establecimiento="C1000",
+    mcc="5411",
+    cuit=None,
 )
 
 
 def parse_file(data: bytes) -> list[StatementLine | LineError | None]:
     """Read a file the way the worker does: BOM off, split on LF, one encoding."""
     if data.startswith(UTF8_BOM):
-        data = data[len(UTF8_BOM):]
+        data = data[len(UTF8_BOM) :]
     lines = data.split(b"\n")
     encoding = next(
         (found for line in lines if (found := sniff_encoding(line)) is not None), Encoding.UTF8
@@ -88,11 +107,16 @@ def test_render_line_puts_installments_at_the_end_of_the_description() -> None:
     assert render_line(coupon, Layout.CON_CUIT).split(",")[14] == "FRAVEGA C.03/12".ljust(35)
 
 
-@pytest.mark.parametrize("changes", [
-    {"comercio": "X" * 36}, {"apellido_nombre_usuario": "Y" * 20},
-    {"importe": Decimal("1.001")}, {"importe": Decimal("-1.00")},
-    {"fecha_transaccion": date(1999, 12, 31)},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"comercio": "X" * 36},
+        {"apellido_nombre_usuario": "Y" * 20},
+        {"importe": Decimal("1.001")},
+        {"importe": Decimal("-1.00")},
+        {"fecha_transaccion": date(1999, 12, 31)},
+    ],
+)
 def test_render_line_refuses_values_that_do_not_fit(changes: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         render_line(replace(REFUND, **changes), Layout.CON_CUIT)
@@ -117,7 +141,8 @@ def test_generated_file_parses_with_zero_errors_one_coupon_per_line() -> None:
     coupons = list(iter_coupons(2_000, seed=11))
     assert len(lines) == len(coupons)
     assert [line.numero_cupon for line in lines if isinstance(line, StatementLine)] == [
-        coupon.numero_cupon for coupon in coupons]
+        coupon.numero_cupon for coupon in coupons
+    ]
     assert {line.layout for line in lines if isinstance(line, StatementLine)} == set(Layout)
 
 
@@ -145,8 +170,9 @@ def test_layout_option_fixes_the_layout_of_every_line(layout: Layout) -> None:
 
 def test_utf8_file_with_bom_crlf_and_trailing_blank_line_reads_the_same() -> None:
     plain = generate_bytes(300, seed=8)
-    resaved = generate_bytes(300, seed=8, encoding="utf-8", newline="\r\n", bom=True,
-                             trailing_blank_line=True)
+    resaved = generate_bytes(
+        300, seed=8, encoding="utf-8", newline="\r\n", bom=True, trailing_blank_line=True
+    )
     assert resaved.startswith(UTF8_BOM)
     assert resaved.endswith(b"\r\n\r\n")
 
@@ -156,8 +182,9 @@ def test_utf8_file_with_bom_crlf_and_trailing_blank_line_reads_the_same() -> Non
 def test_cp1252_file_is_detected_and_keeps_spanish_names() -> None:
     data = generate_bytes(200, seed=2)
 
-    names = {line.apellido_nombre_usuario for line in parse_file(data)
-             if isinstance(line, StatementLine)}
+    names = {
+        line.apellido_nombre_usuario for line in parse_file(data) if isinstance(line, StatementLine)
+    }
 
     assert sniff_encoding(data) is Encoding.CP1252
     assert {"MUÑOZ/JOSÉ LUIS", "PEÑA/MARÍA INÉS", "GÓMEZ/ANA MARÍA"} <= names
@@ -221,5 +248,6 @@ def test_any_random_coupon_parses_back_to_its_values(
     assert line.descripcion_cupon == coupon.descripcion_cupon
     assert (line.cuota, line.cuotas_total) == (coupon.cuota, coupon.cuotas_total)
     assert line.fecha_transaccion == coupon.fecha_transaccion
-    assert line.tarjeta_enmascarada == f"{coupon.numero_tarjeta[:6]}******" \
-        f"{coupon.numero_tarjeta[-4:]}"
+    assert (
+        line.tarjeta_enmascarada == f"{coupon.numero_tarjeta[:6]}******{coupon.numero_tarjeta[-4:]}"
+    )

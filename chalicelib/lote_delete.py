@@ -1,0 +1,78 @@
+"""The LOTE_DELETE job type: remove one generation of a lote's lines, a chunk at a time.
+
+A user's deletion hides the lote at once (DELETING) and removes the lote record with
+its last lines; a replacement import leaves the lote (now pointing at the new lines)
+and removes the generation it replaced. Either way the import whose lines are gone
+is flagged `loteDeleted`. Deletion cannot be undone, so it has nothing to discard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib import jobs, lotes
+from chalicelib.dynamo import transaction
+from chalicelib.errors import Fenced
+from chalicelib.models import Job, JobType, Phase, generation_key
+from chalicelib.processing import Advanced, ChunkOutcome, Finished, Services, register
+
+REASON_DELETE = "delete"
+REASON_REPLACE = "replace"
+
+
+@register(JobType.LOTE_DELETE)
+class LoteDeleteRunner:
+    """Deletes lines until none is left, then completes in one transaction."""
+
+    def __init__(self, services: Services) -> None:
+        self._settings = services.settings
+
+    def start_message(self) -> str:
+        return "Eliminando el lote..."
+
+    def rules_version(self, job: Job) -> int | None:
+        return None
+
+    def discard_chunk(self, job: Job) -> bool:
+        return True
+
+    def run_chunk(self, job: Job) -> ChunkOutcome:
+        parameters: dict[str, Any] = job.parameters
+        generation = generation_key(
+            job.tenant_id, parameters["loteId"], parameters["generationJobId"]
+        )
+        deleted = lotes.delete_generation_chunk(generation, self._settings.chunk_size)
+        if deleted == 0:
+            return self._complete(job, parameters)
+        done = int(job.processed_items) + deleted
+        total = max(int(job.total_items or 0), done)
+        return Advanced(
+            jobs.CheckpointUpdate(Phase.DELETE.value, 0, done),
+            jobs.Progress(
+                progress=min(99, done * 100 // max(total, 1)),
+                processed_items=done,
+                total_items=total,
+                message=f"Eliminando {jobs.format_count(done)} de "
+                f"{jobs.format_count(total)} registros del lote {parameters['loteId']}.",
+            ),
+        )
+
+    def _complete(self, job: Job, parameters: dict[str, Any]) -> Finished:
+        lote_id = parameters["loteId"]
+        if parameters["reason"] == REASON_DELETE:
+            message = f"Lote {lote_id} eliminado."
+        else:
+            message = f"Registros anteriores del lote {lote_id} eliminados (reemplazo)."
+        try:
+            with transaction() as tx:
+                if parameters["reason"] == REASON_DELETE:
+                    lotes.add_removal(tx, job.tenant_id, lote_id, parameters["generationJobId"])
+                jobs.mark_lote_deleted(tx, parameters["generationJobId"])
+                jobs.add_completion(tx, job, {"loteId": lote_id}, message)
+        except TransactWriteError as exc:
+            if exc.cause_response_code != "TransactionCanceledException":
+                raise
+            raise Fenced(f"job {job.id} lost its completion") from exc
+        return Finished(message)

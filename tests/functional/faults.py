@@ -1,0 +1,100 @@
+"""Fault injection at the AWS boundary: the worker 'dies' right before or after a call.
+
+Hooks are registered on the real botocore clients the service uses (S3, SQS and
+every PynamoDB connection), so the service's own code runs unchanged; an armed
+hook raises `Crash` the nth time its event fires, which is what a Lambda killed
+at that point looks like to SQS: the message is not deleted and comes back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib import aws, runtime
+from chalicelib.models import ALL_MODELS
+
+LINES_TABLE = "test-lines"
+
+
+class Crash(Exception):
+    """The Lambda died here."""
+
+
+@dataclass
+class Trigger:
+    event: str  # e.g. "after-call.dynamodb.BatchWriteItem"
+    occurrence: int  # fire on the nth matching event (1-based)
+    action: Callable[[], None]
+    # For "before-parameter-build" events: only calls whose API parameters match count.
+    matches: Callable[[dict[str, Any]], bool] | None = None
+    seen: int = 0
+    fired: bool = False
+
+
+def deletes_lines(params: dict[str, Any]) -> bool:
+    """A BatchWriteItem that deletes statement lines (a discard or a lote deletion)."""
+    requests = params.get("RequestItems", {}).get(LINES_TABLE, [])
+    return any("DeleteRequest" in request for request in requests)
+
+
+@dataclass
+class FaultInjector:
+    """Counts AWS calls by event and runs armed actions at chosen ones."""
+
+    triggers: list[Trigger] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    line_puts: int = 0  # lines written to the lines table, counted from the requests
+
+    def install(self) -> FaultInjector:
+        runtime.services()  # binds the models first: binding drops their clients
+        clients = [aws.s3_client(), aws.sqs_client()]
+        clients += [model._get_connection().connection.client for model in ALL_MODELS]
+        for client in clients:
+            client.meta.events.register("before-parameter-build", self._parameters)
+            client.meta.events.register("before-call", self._call)
+            client.meta.events.register("after-call", self._call)
+        return self
+
+    def crash_at(self, event: str, occurrence: int = 1) -> Trigger:
+        def crash() -> None:
+            raise Crash(f"killed at {event} #{occurrence}")
+
+        return self.run_at(event, occurrence, crash)
+
+    def run_at(
+        self,
+        event: str,
+        occurrence: int,
+        action: Callable[[], None],
+        matches: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> Trigger:
+        trigger = Trigger(event, occurrence, action, matches)
+        self.triggers.append(trigger)
+        return trigger
+
+    def disarm(self) -> None:
+        self.triggers.clear()
+
+    def _parameters(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
+        if event_name == "before-parameter-build.dynamodb.BatchWriteItem":
+            requests = params.get("RequestItems", {}).get(LINES_TABLE, [])
+            self.line_puts += sum(1 for request in requests if "PutRequest" in request)
+        self._fire(event_name, params)
+
+    def _call(self, event_name: str, **_: Any) -> None:
+        self._fire(event_name, {})
+
+    def _fire(self, event_name: str, params: dict[str, Any]) -> None:
+        self.counts[event_name] += 1
+        for trigger in self.triggers:
+            if trigger.fired or trigger.event != event_name:
+                continue
+            if trigger.matches is not None and not trigger.matches(params):
+                continue
+            trigger.seen += 1
+            if trigger.seen == trigger.occurrence:
+                trigger.fired = True
+                trigger.action()
