@@ -73,6 +73,8 @@ def local_environment(aws_url: str, budget_margin_ms: int = 2_000) -> dict[str, 
         "AUTH_MODE": "local",
         "LOCAL_JWT_SECRET": DEV_JWT_SECRET,
         "SAFETY_MARGIN_MS": str(budget_margin_ms),
+        # The local worker's budget is seconds, not minutes: rescue sooner.
+        "STALE_AFTER_S": "120",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
