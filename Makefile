@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test unit functional lint typecheck bench clean
+.PHONY: install browser run test unit functional lint typecheck bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,21 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP)
 
+# Browser tests drive Debian's Chromium through Playwright (which cannot download
+# its own browser here); installed once, as root or through sudo.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'
+
+browser: $(CHROMIUM)
+
 ## run: the local stack (moto server as AWS, the API on 127.0.0.1:8000, the SQS pump)
 run: install
 	$(BIN)/python -m localdev.stack
 
 ## test: lint, types, then every test (unit, functional on moto, local stack)
-test: install lint typecheck
+test: install browser lint typecheck
 	$(BIN)/python -m pytest
 
 unit: install

@@ -22,6 +22,7 @@ from chalicelib import (
     rules_store,
     runtime,
     sweeper,
+    web,
 )
 from chalicelib.auth import Identity, authenticate
 from chalicelib.clock import utcnow
@@ -121,6 +122,32 @@ def _limit(query: dict[str, str], default: int = 50, maximum: int = 100) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
         raise InvalidRequest(f"El parámetro limit debe ser un número entre 1 y {maximum}.")
     return int(raw)
+
+
+# --- the import page (public: it holds no data; the API behind it needs a token) ---------------
+
+
+def _page(name: str) -> Response:
+    found = web.read(name)
+    if found is None:
+        return _error(404, "NOT_FOUND", "No existe.")
+    body, content_type = found
+    return Response(body=body, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+
+
+@app.route("/")
+def index() -> Response:
+    return _page("index.html")
+
+
+@app.route("/static/{name}")
+def static_file(name: str) -> Response:
+    return _page(name)
+
+
+@app.route("/ui-config")
+def ui_config() -> dict[str, Any]:
+    return web.ui_config(runtime.services().settings)
 
 
 # --- jobs -------------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ class Settings:
     local_jwt_secret: str = ""
     cognito_issuer: str = ""
     cognito_audience: str = ""
+    # The user pool's hosted sign-in domain, e.g. https://acme.auth.us-east-1.amazoncognito.com
+    cognito_domain: str = ""
     tenant_claim: str = "custom:tenant"
     upload_prefix: str = "uploads/"
     max_file_size: int = 50 * MIB
@@ -77,6 +79,7 @@ class Settings:
             local_jwt_secret=env.get("LOCAL_JWT_SECRET", ""),
             cognito_issuer=env.get("COGNITO_ISSUER", ""),
             cognito_audience=env.get("COGNITO_AUDIENCE", ""),
+            cognito_domain=env.get("COGNITO_DOMAIN", ""),
             tenant_claim=env.get("TENANT_CLAIM", "custom:tenant"),
             max_file_size=int(env.get("MAX_FILE_SIZE", 50 * MIB)),
             inline_max_bytes=int(env.get("INLINE_MAX_BYTES", 4 * MIB)),
