@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test unit functional lint typecheck bench clean
+.PHONY: install browser run test unit functional lint typecheck bench package iac-check deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,14 +31,59 @@ run: install
 	$(BIN)/python -m localdev.stack
 
 ## test: lint, types, then every test (unit, functional on moto, local stack)
-test: install browser lint typecheck
-	$(BIN)/python -m pytest
+test: install browser lint typecheck iac-check
+	DKT_PACKAGED_TEMPLATE=$(BUILD)/sam.json $(BIN)/python -m pytest
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
 
 functional: install
 	$(BIN)/python -m pytest tests/functional
+
+# --- deployment ---------------------------------------------------------------------------
+STAGE       ?= dev
+STACK       ?= dkt-jobs-$(STAGE)
+BUILD       := build/$(STAGE)
+IAC_VENV    := .venv-iac
+IAC_STAMP   := $(IAC_VENV)/.installed
+# Names resolved by CloudFormation at deploy time: the queues are named after the stack.
+PACKAGE_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
+	UPLOAD_QUEUE_NAME='$${AWS::StackName}-uploads' \
+	WORK_QUEUE_NAME='$${AWS::StackName}-work' \
+	WORK_DLQ_NAME='$${AWS::StackName}-work-dlq' \
+	COGNITO_USER_POOL_ARN=arn:aws:cognito-idp:us-east-1:000000000000:userpool/set-by-infra
+
+$(IAC_STAMP): requirements-iac.txt
+	$(PYTHON) -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(IAC_VENV)/bin/python -m pip install --quiet -r requirements-iac.txt
+	touch $(IAC_STAMP)
+
+## package: the deployable template and code bundle of STAGE in build/STAGE/ (no AWS needed)
+package: install
+	rm -rf $(BUILD) && mkdir -p build
+	$(BIN)/python infra/to_json.py infra/template.yaml build/merge.json
+	$(PACKAGE_ENV) $(BIN)/chalice package --stage $(STAGE) --merge-template build/merge.json $(BUILD)
+
+## iac-check: cfn-lint and checkov on the packaged template
+iac-check: package $(IAC_STAMP)
+	$(IAC_VENV)/bin/cfn-lint --non-zero-exit-code error $(BUILD)/sam.json
+	$(IAC_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(BUILD)/sam.json
+
+## deploy: STAGE to the AWS account of your credentials (see README: ARTIFACT_BUCKET, PARAMETERS)
+deploy: iac-check
+	@test -n "$(ARTIFACT_BUCKET)" || (echo "set ARTIFACT_BUCKET (an S3 bucket for the code bundle)"; exit 1)
+	@# The card-hash key: a random SecureString, created once and never changed after.
+	$(IAC_VENV)/bin/aws ssm get-parameter --name /$(STACK)/card-hash-key >/dev/null 2>&1 || \
+		$(IAC_VENV)/bin/aws ssm put-parameter --name /$(STACK)/card-hash-key --type SecureString \
+		--value "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+	$(IAC_VENV)/bin/aws cloudformation package --template-file $(BUILD)/sam.json \
+		--s3-bucket $(ARTIFACT_BUCKET) --output-template-file $(BUILD)/packaged.json --use-json
+	$(IAC_VENV)/bin/aws cloudformation deploy --template-file $(BUILD)/packaged.json \
+		--stack-name $(STACK) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS),)
+	$(IAC_VENV)/bin/aws cloudformation describe-stacks --stack-name $(STACK) \
+		--query 'Stacks[0].Outputs' --output table
 
 ## bench: throughput and memory benchmarks, as ratios against a floor measured in the same run
 bench: install
@@ -52,4 +97,4 @@ typecheck: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(IAC_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, CognitoUserPoolAuthorizer, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import (
@@ -46,6 +46,14 @@ from chalicelib.observability import logger, middleware
 UPLOAD_QUEUE = os.environ.get("UPLOAD_QUEUE_NAME", "dkt-jobs-uploads")
 WORK_QUEUE = os.environ.get("WORK_QUEUE_NAME", "dkt-jobs-work")
 WORK_DLQ = os.environ.get("WORK_DLQ_NAME", "dkt-jobs-work-dlq")
+
+# Deployed, API Gateway also rejects requests without a valid Cognito token before they
+# reach the Lambda (`make package` sets the variable; infra/ points it at the real pool).
+# The app verifies every token itself either way (chalicelib/auth.py).
+_POOL_ARN = os.environ.get("COGNITO_USER_POOL_ARN")
+API_AUTHORIZER = (
+    CognitoUserPoolAuthorizer("CognitoUsers", provider_arns=[_POOL_ARN]) if _POOL_ARN else None
+)
 
 app = Chalice(app_name="dkt-jobs")
 app.register_middleware(middleware, "all")
@@ -97,7 +105,7 @@ def api(path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[View], View
                 logger.exception("unhandled error", extra={"path": request.path})
                 return _error(500, "INTERNAL_ERROR", "Error interno; intente nuevamente.")
 
-        app.route(path, methods=list(methods))(handler)
+        app.route(path, methods=list(methods), authorizer=API_AUTHORIZER)(handler)
         return view
 
     return decorator

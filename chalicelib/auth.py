@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 
+from chalicelib.aws import ssm_client
 from chalicelib.config import AuthMode, Settings
 from chalicelib.errors import Unauthenticated
 
@@ -82,9 +83,21 @@ def _verify_cognito(token: str, settings: Settings) -> dict[str, Any]:
         raise Unauthenticated(f"invalid Cognito token: {type(exc).__name__}") from exc
     # Id tokens carry the app client in `aud`, access tokens in `client_id`.
     client = claims.get("aud") if claims.get("token_use") == "id" else claims.get("client_id")
-    if settings.cognito_audience and client != settings.cognito_audience:
+    if client != cognito_client_id(settings):
         raise Unauthenticated("Cognito token issued for another app client")
     return claims
+
+
+def cognito_client_id(settings: Settings) -> str:
+    """The app client whose tokens the API accepts (from the setting, or its SSM parameter)."""
+    if settings.cognito_audience:
+        return settings.cognito_audience
+    return _parameter(settings.cognito_audience_parameter)
+
+
+@functools.cache
+def _parameter(name: str) -> str:
+    return str(ssm_client().get_parameter(Name=name)["Parameter"]["Value"])
 
 
 @functools.cache

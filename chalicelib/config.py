@@ -32,11 +32,19 @@ class Settings:
     idempotency_table: str
     upload_bucket: str
     work_queue_url: str
+    # Locally the key itself; deployed, an SSM SecureString read at start (runtime.py),
+    # so the key is never in the function's configuration.
     card_hash_key: bytes
+    card_hash_key_parameter: str = ""
     auth_mode: AuthMode = AuthMode.LOCAL
     local_jwt_secret: str = ""
     cognito_issuer: str = ""
     cognito_audience: str = ""
+    # Or the SSM parameter holding it (a new pool's app client id is only known after
+    # the API exists, and the API cannot depend on it without a cycle in the stack).
+    cognito_audience_parameter: str = ""
+    # EventBridge bus for JobFinished events; none published when empty.
+    event_bus_name: str = ""
     # The user pool's hosted sign-in domain, e.g. https://acme.auth.us-east-1.amazoncognito.com
     cognito_domain: str = ""
     tenant_claim: str = "custom:tenant"
@@ -74,12 +82,15 @@ class Settings:
             idempotency_table=env["IDEMPOTENCY_TABLE"],
             upload_bucket=env["UPLOAD_BUCKET"],
             work_queue_url=env["WORK_QUEUE_URL"],
-            card_hash_key=env["CARD_HASH_KEY"].encode(),
+            card_hash_key=env.get("CARD_HASH_KEY", "").encode(),
+            card_hash_key_parameter=env.get("CARD_HASH_KEY_PARAMETER", ""),
             auth_mode=AuthMode(env.get("AUTH_MODE", AuthMode.LOCAL)),
             local_jwt_secret=env.get("LOCAL_JWT_SECRET", ""),
             cognito_issuer=env.get("COGNITO_ISSUER", ""),
             cognito_audience=env.get("COGNITO_AUDIENCE", ""),
+            cognito_audience_parameter=env.get("COGNITO_AUDIENCE_PARAMETER", ""),
             cognito_domain=env.get("COGNITO_DOMAIN", ""),
+            event_bus_name=env.get("EVENT_BUS_NAME", ""),
             tenant_claim=env.get("TENANT_CLAIM", "custom:tenant"),
             max_file_size=int(env.get("MAX_FILE_SIZE", 50 * MIB)),
             inline_max_bytes=int(env.get("INLINE_MAX_BYTES", 4 * MIB)),

@@ -17,6 +17,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import CancelRequested, Fenced
 from chalicelib.messaging import WorkMessage, WorkQueue
 from chalicelib.models import Job, JobStatus, JobType, Phase, Staged
+from chalicelib.notifications import EventPublisher
 from chalicelib.observability import logger, tracer
 from chalicelib.storage import UploadStore
 
@@ -28,6 +29,11 @@ class Services:
     settings: Settings
     store: UploadStore
     queue: WorkQueue
+    events: EventPublisher | None = None
+
+    def job_finished(self, job: Job, status: JobStatus, error_code: str | None = None) -> None:
+        if self.events is not None:
+            self.events.job_finished(job, status.value, error_code)
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ def _run(job: Job, runner: JobRunner, budget: TimeBudget, services: Services) ->
             chunks += 1
             if isinstance(outcome, Finished):
                 logger.info("job completed", extra={"summary": outcome.summary})
+                services.job_finished(job, JobStatus.COMPLETED)
                 return InvocationReport(job.id, "completed", chunks)
             if isinstance(outcome, Failed):
                 jobs.fail(
@@ -181,6 +188,7 @@ def _run(job: Job, runner: JobRunner, budget: TimeBudget, services: Services) ->
                     error_count=outcome.error_count,
                 )
                 logger.info("job failed", extra={"code": outcome.code})
+                services.job_finished(job, JobStatus.FAILED, outcome.code)
                 if outcome.staged is Staged.DISCARD:
                     return _discard(job, runner, budget, services, chunks)
                 return InvocationReport(job.id, "failed", chunks)
@@ -192,6 +200,7 @@ def _run(job: Job, runner: JobRunner, budget: TimeBudget, services: Services) ->
     except CancelRequested:
         jobs.mark_cancelled(job)
         logger.info("job cancelled", extra={"chunks": chunks})
+        services.job_finished(job, JobStatus.CANCELLED)
         return _discard(job, runner, budget, services, chunks)
 
 

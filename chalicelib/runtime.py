@@ -6,6 +6,7 @@ without credentials, and tests start moto before the first client exists.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -15,22 +16,37 @@ from chalicelib import aws
 # Imported for their effect: each registers its job type's runner.
 from chalicelib import dkt_import as _dkt_import  # noqa: F401
 from chalicelib import lote_delete as _lote_delete  # noqa: F401
-from chalicelib.config import get_settings
+from chalicelib.config import Settings, get_settings
 from chalicelib.messaging import WorkQueue
 from chalicelib.models import bind_models
+from chalicelib.notifications import EventPublisher
 from chalicelib.processing import Services
 from chalicelib.storage import UploadStore
 
 
 @functools.cache
 def services() -> Services:
-    settings = get_settings()
+    settings = _with_secrets(get_settings())
     bind_models(settings)
     return Services(
         settings=settings,
         store=UploadStore(aws.s3_client(), settings.upload_bucket, settings.upload_prefix),
         queue=WorkQueue(aws.sqs_client(), settings.work_queue_url),
+        events=EventPublisher(aws.events_client(), settings.event_bus_name)
+        if settings.event_bus_name
+        else None,
     )
+
+
+def _with_secrets(settings: Settings) -> Settings:
+    if settings.card_hash_key:
+        return settings
+    if not settings.card_hash_key_parameter:
+        raise RuntimeError("set CARD_HASH_KEY or CARD_HASH_KEY_PARAMETER")
+    secret = aws.ssm_client().get_parameter(
+        Name=settings.card_hash_key_parameter, WithDecryption=True
+    )["Parameter"]["Value"]
+    return dataclasses.replace(settings, card_hash_key=secret.encode())
 
 
 @functools.cache

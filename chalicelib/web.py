@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chalicelib.auth import cognito_client_id
 from chalicelib.config import AuthMode, Settings
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -34,7 +35,7 @@ def ui_config(settings: Settings) -> dict[str, Any]:
         "cognitoDomain": settings.cognito_domain
         if settings.auth_mode is AuthMode.COGNITO
         else None,
-        "cognitoClientId": settings.cognito_audience
+        "cognitoClientId": cognito_client_id(settings)
         if settings.auth_mode is AuthMode.COGNITO
         else None,
         "pollIntervalMs": POLL_INTERVAL_MS,

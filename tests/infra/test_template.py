@@ -1,0 +1,275 @@
+"""The packaged deployment template keeps its invariants (read offline, no AWS).
+
+`make test` packages the template first and passes its path; run alone, this module
+packages it itself (about 20 s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.models import ALL_MODELS
+
+ROOT = Path(__file__).resolve().parents[2]
+Template = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    given = os.environ.get("DKT_PACKAGED_TEMPLATE")
+    if given:
+        return dict(json.loads((ROOT / given).read_text()))
+    out = tmp_path_factory.mktemp("package")
+    merge = out / "merge.json"
+    subprocess.run(
+        [sys.executable, "infra/to_json.py", "infra/template.yaml", str(merge)],
+        cwd=ROOT,
+        check=True,
+    )
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "UPLOAD_QUEUE_NAME": "${AWS::StackName}-uploads",
+        "WORK_QUEUE_NAME": "${AWS::StackName}-work",
+        "WORK_DLQ_NAME": "${AWS::StackName}-work-dlq",
+        "COGNITO_USER_POOL_ARN": "arn:aws:cognito-idp:us-east-1:000000000000:userpool/set-by-infra",
+    }
+    chalice = Path(sys.executable).with_name("chalice")
+    subprocess.run(
+        [
+            str(chalice),
+            "package",
+            "--stage",
+            "dev",
+            "--merge-template",
+            str(merge),
+            str(out / "dev"),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return dict(json.loads((out / "dev" / "sam.json").read_text()))
+
+
+def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def functions(template: Template) -> dict[str, dict[str, Any]]:
+    return resources(template, "AWS::Serverless::Function")
+
+
+def sub_text(value: Any) -> str:
+    """The text of a Fn::Sub (or a plain string)."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return str(sub[0] if isinstance(sub, list) else sub)
+    return str(value)
+
+
+def queue_consumers(template: Template) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(queue name, queue resource, consuming function) for every SQS event source."""
+    queues = {
+        sub_text(q["Properties"]["QueueName"]): q
+        for q in resources(template, "AWS::SQS::Queue").values()
+    }
+    for function in functions(template).values():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "SQS":
+                name = sub_text(event["Properties"]["Queue"]).split("${AWS::AccountId}:")[1]
+                yield name, queues[name], function
+
+
+def test_every_consumed_queue_exists_and_outlives_its_function_six_times(
+    template: Template,
+) -> None:
+    consumed = list(queue_consumers(template))
+    assert {name for name, _, _ in consumed} == {
+        "${AWS::StackName}-uploads",
+        "${AWS::StackName}-work",
+        "${AWS::StackName}-work-dlq",
+    }
+    for name, queue, function in consumed:
+        visibility = queue["Properties"]["VisibilityTimeout"]
+        assert visibility >= 6 * function["Properties"]["Timeout"], name
+
+
+def test_every_work_queue_has_a_dead_letter_queue(template: Template) -> None:
+    queues = resources(template, "AWS::SQS::Queue")
+    dead_letter_targets = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    for name, queue in queues.items():
+        if name in dead_letter_targets:
+            continue
+        redrive = queue["Properties"]["RedrivePolicy"]
+        assert redrive["deadLetterTargetArn"]["Fn::GetAtt"][0] in queues, name
+        assert 1 < redrive["maxReceiveCount"] <= 10, name
+    assert dead_letter_targets == {"UploadDeadLetterQueue", "WorkDeadLetterQueue"}
+
+
+def test_the_worker_outlives_no_heartbeat_window(template: Template) -> None:
+    worker = functions(template)["ProcessWork"]["Properties"]
+    stale_after = int(template["Globals"]["Function"]["Environment"]["Variables"]["STALE_AFTER_S"])
+    assert stale_after > worker["Timeout"]
+
+
+def test_upload_bucket_is_private_encrypted_tls_only_and_expires_raw_uploads(
+    template: Template,
+) -> None:
+    bucket = template["Resources"]["UploadBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    [expiry] = bucket["LifecycleConfiguration"]["Rules"]
+    assert expiry["Prefix"] == "uploads/" and expiry["Status"] == "Enabled"
+    assert expiry["ExpirationInDays"] == {"Ref": "RawUploadRetentionDays"}
+    assert template["Parameters"]["RawUploadRetentionDays"]["Default"] >= 7
+    [cors] = bucket["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedMethods"] == ["POST"]
+    [notification] = bucket["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Queue"] == {"Fn::GetAtt": ["UploadQueue", "Arn"]}
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "uploads/"}]
+    [deny] = template["Resources"]["UploadBucketPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_each_function_has_its_own_least_privilege_role(template: Template) -> None:
+    roles = resources(template, "AWS::IAM::Role")
+    used = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions(template).values()]
+    assert len(used) == len(set(used)) == 5
+    for role_name in used:
+        for policy in roles[role_name]["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"]
+                actions = actions if isinstance(actions, list) else [actions]
+                assert statement["Effect"] == "Allow"
+                assert all("*" not in action for action in actions), (role_name, actions)
+                if statement["Resource"] == "*":
+                    # X-Ray accepts no resource-level permission.
+                    assert all(action.startswith("xray:") for action in actions), role_name
+                assert "ManagedPolicyArns" not in roles[role_name]["Properties"]
+
+
+def test_alarms_watch_dead_letters_errors_backlog_and_5xx(template: Template) -> None:
+    alarms = resources(template, "AWS::CloudWatch::Alarm").values()
+    watched = {
+        (
+            a["Properties"]["Namespace"],
+            a["Properties"]["MetricName"],
+            json.dumps(a["Properties"]["Dimensions"][0]["Value"]),
+        )
+        for a in alarms
+    }
+    assert (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        json.dumps({"Fn::GetAtt": ["WorkDeadLetterQueue", "QueueName"]}),
+    ) in watched
+    assert (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        json.dumps({"Fn::GetAtt": ["UploadDeadLetterQueue", "QueueName"]}),
+    ) in watched
+    assert ("AWS/Lambda", "Errors", json.dumps({"Ref": "ProcessWork"})) in watched
+    assert (
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        json.dumps({"Fn::GetAtt": ["WorkQueue", "QueueName"]}),
+    ) in watched
+    assert any(metric == "5XXError" for _, metric, _ in watched)
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
+
+
+def test_tables_match_the_models_keys_and_indexes(template: Template) -> None:
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    tables = resources(template, "AWS::DynamoDB::Table")
+    by_env = {
+        "JOBS_TABLE": "Job",
+        "LOTES_TABLE": "Lote",
+        "LINES_TABLE": "Line",
+        "ERRORS_TABLE": "LineErrorItem",
+        "RULES_TABLE": "RuleSetVersion",
+    }
+    models = {model.__name__: model for model in ALL_MODELS}
+    for variable, model_name in by_env.items():
+        table = tables[env[variable]["Ref"]]["Properties"]
+        model = models[model_name]
+        keys = {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]}
+        assert keys["HASH"] == model._hash_key_attribute().attr_name
+        range_key = model._range_key_attribute()
+        assert keys.get("RANGE") == (range_key.attr_name if range_key else None)
+        declared = {
+            index["IndexName"]: {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
+            for index in table.get("GlobalSecondaryIndexes", [])
+        }
+        wanted = {
+            index.Meta.index_name: {
+                ("HASH" if attribute.is_hash_key else "RANGE"): attribute.attr_name
+                for attribute in index.Meta.attributes.values()
+            }
+            for index in model._indexes.values()
+        }
+        assert declared == wanted, model_name
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+        assert table["SSESpecification"]["SSEEnabled"]
+    assert tables["JobsTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
+
+
+def test_functions_get_every_setting_the_app_requires(template: Template) -> None:
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    required = {
+        "JOBS_TABLE",
+        "LOTES_TABLE",
+        "LINES_TABLE",
+        "ERRORS_TABLE",
+        "RULES_TABLE",
+        "IDEMPOTENCY_TABLE",
+        "UPLOAD_BUCKET",
+        "WORK_QUEUE_URL",
+    }
+    assert required <= set(env)
+    assert env["AUTH_MODE"] == "cognito"
+    assert "CARD_HASH_KEY" not in env  # read from an SSM SecureString, never configured in clear
+    assert "CARD_HASH_KEY_PARAMETER" in env
+
+
+def test_every_api_route_needs_a_cognito_token_but_the_page(template: Template) -> None:
+    swagger = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    authorizer = swagger["securityDefinitions"]["CognitoUsers"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "cognito_user_pools"
+    assert authorizer["providerARNs"] == [
+        {
+            "Fn::If": [
+                "CreateUserPool",
+                {"Fn::GetAtt": ["UserPool", "Arn"]},
+                {"Ref": "ExistingUserPoolArn"},
+            ]
+        }
+    ]
+    for path, methods in swagger["paths"].items():
+        for method, operation in methods.items():
+            if method == "options":
+                continue
+            secured = operation.get("security") == [{"CognitoUsers": []}]
+            assert secured == path.startswith("/api/"), (path, method)
