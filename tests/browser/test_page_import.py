@@ -1,0 +1,347 @@
+"""The import page in headless Chromium against the local stack: what a user sees."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import BrowserContext, Locator, Page, Request, Route, expect
+
+from localdev.tokens import issue_local_token
+
+pytestmark = pytest.mark.browser
+
+OpenPage = Callable[..., Page]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+IMPORT_TIMEOUT_MS = 90_000  # an 18,000-line import takes ~15 s on the local stack
+
+# Records every value the followed job's progress bar shows, as the user sees them.
+RECORD_PROGRESS = """() => {
+  window.progressSeen = [];
+  new MutationObserver(() => {
+    const bar = document.querySelector('#follow-list .job [role="progressbar"]');
+    const value = bar && Number(bar.getAttribute('aria-valuenow'));
+    if (bar && window.progressSeen.at(-1) !== value) window.progressSeen.push(value);
+  }).observe(document.getElementById('follow-list'), {
+    subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow'],
+  });
+}"""
+
+PROGRESS_BETWEEN = """([jobId, low, high]) => {
+  const bar = document.querySelector(`.job[data-job-id="${jobId}"] [role="progressbar"]`);
+  const value = bar && Number(bar.getAttribute('aria-valuenow'));
+  return bar && value >= low && value <= high ? value : null;
+}"""
+
+
+# The tab's own notice, or the notice its other tab took (recorded in localStorage).
+NOTICE_SHOWN = """(jobId) =>
+  document.querySelector(`#notices .notice[data-job-id="${jobId}"]`) !== null
+  || (localStorage.getItem('dkt.notifiedJobs') || '').includes(jobId)"""
+
+
+class PollWatch:
+    """Counts the page's polls of single jobs that are in flight at the same time."""
+
+    def __init__(self, page: Page) -> None:
+        self.in_flight: set[Request] = set()
+        self.max_in_flight = 0
+        self.polls = 0
+        page.on("request", self._started)
+        page.on("requestfinished", self._settled)
+        page.on("requestfailed", self._settled)
+
+    @staticmethod
+    def _is_poll(request: Request) -> bool:
+        return request.method == "GET" and "/api/jobs/" in request.url
+
+    def _started(self, request: Request) -> None:
+        if self._is_poll(request):
+            self.polls += 1
+            self.in_flight.add(request)
+            self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
+
+    def _settled(self, request: Request) -> None:
+        self.in_flight.discard(request)
+
+
+def start_import(page: Page, codigo: str, statement: Path) -> str:
+    """Fills the form and submits it; returns the id of the job the page now follows."""
+    page.get_by_label("Código de tarjeta").fill(codigo)
+    page.locator("#file").set_input_files(statement)
+    expect(page.locator("#file-name")).to_contain_text(statement.name)
+    page.get_by_role("button", name="Importar").click()
+    card = page.locator("#follow-list .job").first
+    expect(card).to_be_visible(timeout=20_000)
+    expect(card.locator(".job-title")).to_have_text(f"{statement.name} · {codigo.upper()}")
+    job_id = card.get_attribute("data-job-id")
+    assert job_id
+    return job_id
+
+
+def followed(page: Page, job_id: str) -> Locator:
+    return page.locator(f'#follow-list .job[data-job-id="{job_id}"]')
+
+
+def history_row(page: Page, job_id: str) -> Locator:
+    return page.locator(f'#history-body tr[data-job-id="{job_id}"]')
+
+
+def wait_progress(page: Page, job_id: str, low: int, high: int) -> int:
+    """Waits until the job's bar shows a value in [low, high]; returns it."""
+    handle = page.wait_for_function(
+        PROGRESS_BETWEEN, arg=[job_id, low, high], timeout=IMPORT_TIMEOUT_MS, polling=100
+    )
+    return int(handle.json_value())
+
+
+def api_get(stack_url: str, token: str, path: str) -> Any:
+    request = urllib.request.Request(
+        f"{stack_url}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def test_import_moves_the_bar_to_100_and_notifies_once(
+    signed_in_page: OpenPage, statement: Path
+) -> None:
+    # GIVEN a signed-in user, the values her progress bar shows being recorded
+    page = signed_in_page("ana", "acme")
+    page.evaluate(RECORD_PROGRESS)
+    polls = PollWatch(page)
+    # WHEN she imports an ordinary 18,000-line statement from the page
+    job_id = start_import(page, "pagea", statement)
+    card = followed(page, job_id)
+    wait_progress(page, job_id, 20, 85)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "page-mid-import.png", full_page=True)
+    assert 1 <= int(card.get_by_role("progressbar").get_attribute("aria-valuenow") or 0) <= 99
+    # THEN the bar ends at 100, with the lines counted in Argentine format
+    bar = card.get_by_role("progressbar")
+    expect(bar).to_have_attribute("aria-valuenow", "100", timeout=IMPORT_TIMEOUT_MS)
+    expect(card.locator(".job-status")).to_have_text("Completada")
+    expect(card.locator(".job-lines")).to_have_text("18.000 de 18.000 líneas")
+    # ... having moved through several values, never backwards
+    seen = page.evaluate("window.progressSeen")
+    assert len(set(seen)) >= 4, seen
+    assert seen == sorted(seen), seen
+    assert seen[-1] == 100
+    # ... polled one request at a time
+    assert polls.polls >= 3
+    assert polls.max_in_flight == 1
+    # ... with exactly one completion notice, and the history refreshed
+    notices = page.locator("#notices .notice")
+    expect(notices).to_have_count(1)
+    expect(notices).to_contain_text("Importación completa: abril.dkt")
+    expect(notices).to_contain_text("18.000 líneas importadas en el lote PAGEA")
+    row = history_row(page, job_id)
+    expect(row).to_contain_text("Completada")
+    expect(row).to_contain_text("18.000 de 18.000")
+    # ... still one a poll interval later (polling stopped at the final state)
+    page.wait_for_timeout(2_500)
+    expect(notices).to_have_count(1)
+    # WHEN the page is reloaded
+    page.reload()
+    # THEN the history is back and the finished job is not announced again (jobs are looked
+    # up before the history is loaded, so a notice would already be there)
+    expect(history_row(page, job_id)).to_contain_text("Completada")
+    expect(page.locator("#notices .notice")).to_have_count(0)
+    expect(page.get_by_text("No hay importaciones en curso.")).to_be_visible()
+
+
+def test_reload_mid_import_follows_the_same_job_without_a_click(
+    signed_in_page: OpenPage, statement: Path
+) -> None:
+    # GIVEN an import running from the page
+    page = signed_in_page("bruno", "acme")
+    job_id = start_import(page, "pageb", statement)
+    before = wait_progress(page, job_id, 11, 70)
+    # WHEN the user reloads the page in the middle of it (and clicks nothing)
+    page.reload()
+    # THEN the same job is followed again
+    card = followed(page, job_id)
+    expect(card).to_be_visible(timeout=10_000)
+    expect(card.locator(".job-title")).to_have_text("abril.dkt · PAGEB")
+    assert int(card.get_by_role("progressbar").get_attribute("aria-valuenow") or 0) >= before
+    # WHEN the user also opens the page in a second tab
+    other_tab = signed_in_page("bruno", "acme", context=page.context)
+    other_card = followed(other_tab, job_id)
+    expect(other_card).to_be_visible(timeout=10_000)
+    # THEN both tabs follow the job to its end
+    for tab_card in (card, other_card):
+        expect(tab_card.get_by_role("progressbar")).to_have_attribute(
+            "aria-valuenow", "100", timeout=IMPORT_TIMEOUT_MS
+        )
+        expect(tab_card.locator(".job-status")).to_have_text("Completada")
+    expect(history_row(page, job_id)).to_contain_text("Completada")
+    # ... and only one of them announces it
+    tabs = (page, other_tab)
+    page.wait_for_function(NOTICE_SHOWN, arg=job_id, timeout=5_000)
+    other_tab.wait_for_timeout(500)  # the other tab decides within milliseconds of its poll
+    shown = [tab.locator(f'#notices .notice[data-job-id="{job_id}"]').count() for tab in tabs]
+    assert sum(shown) == 1, shown
+
+
+def test_api_unreachable_shows_a_banner_then_follows_the_job_to_the_end(
+    signed_in_page: OpenPage, statement: Path
+) -> None:
+    # GIVEN an import running from the page
+    page = signed_in_page("fede", "acme")
+    job_id = start_import(page, "pagee", statement)
+    wait_progress(page, job_id, 11, 60)
+    # WHEN the API cannot be reached for a while
+    page.route("**/api/jobs/**", lambda route: route.abort())
+    banner = page.locator("#banner")
+    # THEN an error banner says so, and the page backs off
+    expect(banner).to_be_visible(timeout=10_000)
+    expect(banner).to_have_attribute("role", "alert")
+    expect(banner).to_contain_text("No se puede contactar al servidor")
+    expect(banner).to_contain_text("Reintentando en 4 s", timeout=10_000)
+    # WHEN the API answers again
+    page.unroute("**/api/jobs/**")
+    # THEN the banner goes away and the job is followed to its end
+    expect(banner).to_be_hidden(timeout=15_000)
+    card = followed(page, job_id)
+    expect(card.get_by_role("progressbar")).to_have_attribute(
+        "aria-valuenow", "100", timeout=IMPORT_TIMEOUT_MS
+    )
+    notices = page.locator("#notices .notice")
+    expect(notices).to_have_count(1)
+    expect(notices).to_contain_text("Importación completa: abril.dkt")
+
+
+def test_cancel_from_the_page_ends_cancelled_in_the_history(
+    stack_url: str, signed_in_page: OpenPage, statement: Path
+) -> None:
+    # GIVEN an import running from the page
+    page = signed_in_page("carla", "acme")
+    job_id = start_import(page, "pagec", statement)
+    wait_progress(page, job_id, 11, 80)
+    card = followed(page, job_id)
+    # WHEN the user cancels it
+    card.get_by_role("button", name="Cancelar").click()
+    # THEN it ends cancelled, is announced once and the history says so
+    expect(card.locator(".job-status")).to_have_text("Cancelada", timeout=30_000)
+    expect(card.get_by_role("button", name="Cancelar")).to_be_hidden()
+    notices = page.locator("#notices .notice")
+    expect(notices).to_have_count(1)
+    expect(notices).to_contain_text("Importación cancelada: abril.dkt")
+    row = history_row(page, job_id)
+    expect(row.locator(".badge").first).to_have_text("Cancelada")
+    expect(row.get_by_role("button", name="Reintentar")).to_be_visible()
+    # ... and the API agrees
+    job = api_get(stack_url, issue_local_token("carla", "acme"), f"/api/jobs/{job_id}")
+    assert job["status"] == "CANCELLED"
+    assert job["processedItems"] < 18_000
+
+
+def test_another_users_page_never_shows_the_first_users_jobs(
+    signed_in_page: OpenPage, statement: Path
+) -> None:
+    # GIVEN a user with an active import (queued or running: both are looked up on load)
+    owner = signed_in_page("diego", "acme")
+    job_id = start_import(owner, "paged", statement)
+    expect(followed(owner, job_id).locator(".job-status")).to_have_text(
+        re.compile("En cola|Procesando")
+    )
+    # WHEN another user of the same tenant, and the same user name in another tenant, open
+    # the page
+    for user, tenant in (("elena", "acme"), ("diego", "otra")):
+        other = signed_in_page(user, tenant)
+        # THEN their history is empty and they follow nothing
+        expect(other.get_by_text("Todavía no hay importaciones.")).to_be_visible()
+        expect(other.get_by_text("No hay importaciones en curso.")).to_be_visible()
+        expect(other.locator("#follow-list .job")).to_have_count(0)
+        expect(other.locator("#history-body tr")).to_have_count(0)
+        expect(other.locator("body")).not_to_contain_text("PAGED")
+        expect(other.locator("body")).not_to_contain_text(job_id)
+    # ... while the owner still follows it (then cancels it, to leave the worker free)
+    expect(history_row(owner, job_id)).to_be_visible()
+    followed(owner, job_id).get_by_role("button", name="Cancelar").click()
+    expect(followed(owner, job_id).locator(".job-status")).to_have_text("Cancelada", timeout=30_000)
+
+
+def test_the_token_stays_in_this_tab_and_salir_forgets_it(signed_in_page: OpenPage) -> None:
+    # GIVEN a signed-in user
+    token = issue_local_token("gabi", "acme")
+    page = signed_in_page("gabi", "acme", token)
+    # THEN the token is in this tab's sessionStorage, never in localStorage nor in the URL
+    stored = page.evaluate("() => Object.values(sessionStorage)")
+    assert any(value == token for value in stored)
+    assert token not in page.evaluate("() => JSON.stringify(Object.entries(localStorage))")
+    assert token.split(".")[2] not in page.url
+    # WHEN she signs out
+    page.get_by_role("button", name="Salir").click()
+    # THEN she sees the sign-in again and the tab forgot the token
+    expect(page.get_by_label("Token de acceso")).to_be_visible()
+    expect(page.get_by_role("heading", name="Nueva importación")).to_be_hidden()
+    assert page.evaluate("() => sessionStorage.length") == 0
+
+
+def test_cognito_sign_in_uses_the_code_flow_with_pkce_and_no_token_in_the_url(
+    stack_url: str, new_context: Callable[[], BrowserContext]
+) -> None:
+    # GIVEN the page configured for Cognito, with the hosted UI played by the test
+    hosted_ui = "https://auth.example.com"
+    token = issue_local_token("hugo", "acme")  # the local API accepts it: only the UI is fake
+    seen: dict[str, str] = {}
+    page = new_context().new_page()
+    config = {
+        "authMode": "cognito",
+        "cognitoDomain": "auth.example.com",
+        "cognitoClientId": "client-123",
+        "pollIntervalMs": 2000,
+        "maxFileSize": 52428800,
+    }
+    page.route("**/ui-config", lambda route: route.fulfill(json=config))
+
+    def authorize(route: Route) -> None:
+        seen["authorize"] = route.request.url
+        query = parse_qs(urlparse(route.request.url).query)
+        back = f"{stack_url}/?code=the-code&state={query['state'][0]}"
+        route.fulfill(content_type="text/html", body=f"<script>location.replace({back!r})</script>")
+
+    def token_endpoint(route: Route) -> None:
+        seen["token"] = route.request.post_data or ""
+        route.fulfill(
+            json={"id_token": token, "access_token": "opaque", "token_type": "Bearer"},
+            headers={"Access-Control-Allow-Origin": stack_url},
+        )
+
+    page.route(f"{hosted_ui}/oauth2/authorize**", authorize)
+    page.route(f"{hosted_ui}/oauth2/token", token_endpoint)
+    page.route(f"{hosted_ui}/logout**", lambda route: route.fulfill(body="adiós"))
+    page.goto(f"{stack_url}/")
+    # WHEN the user signs in
+    page.get_by_role("button", name="Ingresar").click()
+    # THEN she is signed in, and the URL carries neither the code nor any token
+    expect(page.get_by_role("heading", name="Nueva importación")).to_be_visible()
+    assert page.url == f"{stack_url}/"
+    # ... through the authorization-code flow with PKCE (S256)
+    authorize_query = parse_qs(urlparse(seen["authorize"]).query)
+    assert authorize_query["response_type"] == ["code"]
+    assert authorize_query["client_id"] == ["client-123"]
+    assert authorize_query["redirect_uri"] == [f"{stack_url}/"]
+    assert authorize_query["code_challenge_method"] == ["S256"]
+    exchange = parse_qs(seen["token"])
+    assert exchange["grant_type"] == ["authorization_code"]
+    assert exchange["code"] == ["the-code"]
+    verifier = exchange["code_verifier"][0].encode()
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=")
+    assert authorize_query["code_challenge"] == [challenge.decode()]
+    # ... and the id token is kept in this tab only
+    assert token in page.evaluate("() => Object.values(sessionStorage)")
+    assert token not in page.evaluate("() => JSON.stringify(Object.entries(localStorage))")
+    # WHEN she signs out, THEN she is sent to the hosted UI's logout, which comes back here
+    page.get_by_role("button", name="Salir").click()
+    page.wait_for_url(f"{hosted_ui}/logout**")
+    assert parse_qs(urlparse(page.url).query)["logout_uri"] == [f"{stack_url}/"]
