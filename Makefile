@@ -88,6 +88,7 @@ deploy: iac-check
 ## bench: throughput and memory benchmarks, as ratios against a floor measured in the same run
 bench: install
 	$(BIN)/python -m bench.bench_parse_rules
+	$(BIN)/python -m bench.bench_memory
 
 lint: install
 	$(BIN)/ruff check .

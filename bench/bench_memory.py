@@ -1,0 +1,151 @@
+"""Memory of the worker against file size: the file is streamed, never loaded (guarantee 6).
+
+    make bench
+
+AWS is a moto server in its own process, so the emulated S3 object and DynamoDB items
+live there, not in the worker. For each file size, a fresh worker process imports the
+whole file in one invocation (the worst case for memory) through the real handler
+code, and reports its resident memory before the work (the floor: interpreter,
+libraries, clients) and its peak during it. If the worker loaded the file, or kept
+lines across chunks, the working memory (peak - floor) would grow with the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = (4_000, 40_000)
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _environment(endpoint: str) -> dict[str, str]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from environment import TEST_ENV
+
+    return {
+        **TEST_ENV,
+        "AWS_ENDPOINT_URL": endpoint,
+        "WORK_QUEUE_URL": f"{endpoint}/123456789012/dkt-jobs-work",
+    }
+
+
+def worker(endpoint: str, job_id: str) -> None:
+    """Child process: run the job's first work message to the end, report memory."""
+    os.environ.update(_environment(endpoint))
+    import tracemalloc
+
+    from chalicelib import aws, jobs, processing, rules_store, runtime
+
+    services = runtime.services()
+    job = jobs.get(job_id)
+    assert job is not None and job.upload_key
+    # Warm up every client first: loading botocore's service models is a one-off cost
+    # of a cold Lambda, whatever the file.
+    services.store.head(job.upload_key)
+    aws.sqs_client().get_queue_attributes(QueueUrl=services.settings.work_queue_url)
+    rules_store.current_version(job.tenant_id)
+    tracemalloc.start()
+    floor, heap_floor = _rss_kib(), tracemalloc.get_traced_memory()[0]
+    report = processing.handle(jobs.message_for(job), services, lambda: 10**9)
+    heap_peak = tracemalloc.get_traced_memory()[1]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    final = jobs.get(job_id)
+    assert final is not None and final.status == "COMPLETED", final and final.message
+    print(
+        json.dumps(
+            {
+                "floor": floor,
+                "peak": peak,
+                "heap": (heap_peak - heap_floor) // 1024,
+                "chunks": report.chunks,
+            }
+        )
+    )
+
+
+def prepare(endpoint: str, lines: int) -> str:
+    """Parent: resources, an accepted upload of `lines` lines; returns the job id."""
+    from chalicelib import runtime
+    from chalicelib.auth import Identity
+    from chalicelib.imports import CreateImportRequest, accept_upload, create_import
+    from chalicelib.jobs import get
+    from localdev.dktgen import generate_bytes
+
+    services = runtime.services()
+    data = generate_bytes(lines, seed=1)
+    request = CreateImportRequest(codigoTarjeta=f"B{lines}", filename="f.dkt", size=len(data))
+    job_id = str(create_import(Identity("bench", "bench"), request, services)["job"]["id"])
+    job = get(job_id)
+    assert job is not None and job.upload_key
+    services.store.put(job.upload_key, data)
+    accept_upload(job, services)
+    return job_id
+
+
+def main() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(2)
+        os.environ.update(_environment(endpoint))
+        from chalicelib import runtime
+        from chalicelib.config import get_settings
+        from localdev.resources import create_resources
+
+        create_resources(get_settings())
+        runtime.reset()
+        results = {}
+        for lines in SIZES:
+            job_id = prepare(endpoint, lines)
+            child = subprocess.run(
+                [sys.executable, "-m", "bench.bench_memory", "--worker", endpoint, job_id],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results[lines] = json.loads(child.stdout.strip().splitlines()[-1])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print("worker process, one invocation importing the whole file (AWS: a moto server)")
+    print(f"{'lines':>8}{'chunks':>8}{'RSS floor':>11}{'RSS peak':>10}{'heap peak':>11}  (MiB)")
+    for lines, result in results.items():
+        print(
+            f"{lines:>8,}{result['chunks']:>8}{result['floor'] / 1024:>11.1f}"
+            f"{result['peak'] / 1024:>10.1f}{result['heap'] / 1024:>11.1f}"
+        )
+    small, large = (results[size] for size in SIZES)
+    growth = large["heap"] / max(small["heap"], 1)
+    ratio = SIZES[1] // SIZES[0]
+    print(
+        f"file {ratio}x larger -> peak Python heap above the floor x{growth:.2f} "
+        f"(streamed: ~1; file loaded: ~{ratio})"
+    )
+    return 0 if growth < 2 else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(main())
