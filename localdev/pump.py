@@ -98,11 +98,13 @@ class Pump:
             raise RuntimeError(f"queues still busy after {max_messages} messages")
         return self.stats
 
-    def run_forever(self, stop: threading.Event, wait_s: int = 1) -> None:
+    def run_forever(self, stop: threading.Event, idle_s: float = 0.1) -> None:
+        # Short polls of every queue in turn: a long poll on an empty queue would hold
+        # up the continuation waiting on the next one.
         while not stop.is_set():
             try:
-                if self.poll_once(wait_s=wait_s) == 0:
-                    time.sleep(0.05)
+                if self.poll_once(wait_s=0) == 0:
+                    stop.wait(idle_s)
             except Exception:
                 log.exception("pump poll failed")
                 time.sleep(1)

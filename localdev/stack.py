@@ -14,6 +14,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import threading
 from dataclasses import dataclass
 
@@ -51,6 +52,21 @@ class Stack:
         self._moto.stop()
 
 
+class PortInUse(SystemExit):
+    """Another process (often an earlier stack) holds a port the stack needs."""
+
+
+def _require_free(port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortInUse(
+                f"Port {port} is in use (an earlier stack still running?). Stop it, or "
+                "pick other ports with --api-port/--aws-port."
+            ) from exc
+
+
 def local_environment(aws_url: str, budget_margin_ms: int = 2_000) -> dict[str, str]:
     """The environment the app reads, pointed at the emulator."""
     return {
@@ -83,6 +99,8 @@ def local_environment(aws_url: str, budget_margin_ms: int = 2_000) -> dict[str, 
 
 def start(api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 15_000) -> Stack:
     """Starts everything and returns once the API answers."""
+    for port in (api_port, aws_port):
+        _require_free(port)
     aws_url = f"http://127.0.0.1:{aws_port}"
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
     moto.start()
