@@ -140,7 +140,16 @@ def _page(name: str) -> Response:
     if found is None:
         return _error(404, "NOT_FOUND", "No existe.")
     body, content_type = found
-    return Response(body=body, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+    headers = {
+        "Content-Type": content_type,
+        "Cache-Control": "no-cache",
+        # The page shows a user's imports: never inside another site's frame.
+        "Content-Security-Policy": "frame-ancestors 'none'",
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    return Response(body=body, headers=headers)
 
 
 @app.route("/")

@@ -26,15 +26,21 @@ def retry(owner: Identity, job_id: str, services: Services) -> dict[str, Any]:
     settings = services.settings
     if len(job_views.list_active(owner)) >= settings.max_active_jobs_per_user:
         raise TooManyActiveJobs(owner.user_id, settings.max_active_jobs_per_user)
-    file_size = None
+    upload = None
     if job.upload_key:
-        file_size = services.store.size_of(job.upload_key)
-        if file_size is None or not 0 < file_size <= settings.max_file_size:
+        found = services.store.head(job.upload_key)
+        if found is None or not 0 < found.size <= settings.max_file_size:
             raise JobConflict(
                 f"job {job.id}: upload {job.upload_key} is gone or unusable",
                 "El archivo de esta importación ya no está disponible; vuelva a subirlo.",
             )
-    services.queue.send(jobs.prepare_retry(job, file_size))
+        if job.file_etag and found.etag != job.file_etag and not jobs.starts_over(job):
+            raise JobConflict(
+                f"job {job.id}: upload {job.upload_key} was replaced",
+                "El archivo cambió desde que comenzó esta importación; cree una nueva.",
+            )
+        upload = (found.size, found.etag)
+    services.queue.send(jobs.prepare_retry(job, upload))
     return {"message": job.message, "job": job_views.to_api(job)}
 
 

@@ -21,8 +21,15 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import dkt, jobs, line_errors, lotes, rules_store
 from chalicelib.auth import Identity
 from chalicelib.clock import utcnow
-from chalicelib.dynamo import transaction
-from chalicelib.errors import CancelRequested, Fenced, JobConflict, LoteExists
+from chalicelib.dynamo import cancellation_codes, is_transient, transaction
+from chalicelib.errors import (
+    CancelRequested,
+    Fenced,
+    FileChanged,
+    JobConflict,
+    LoteExists,
+    TransientError,
+)
 from chalicelib.lote_delete import REASON_REPLACE
 from chalicelib.models import Job, JobType, Line, Phase, Staged
 from chalicelib.processing import Advanced, ChunkOutcome, Failed, Finished, Services, register
@@ -59,10 +66,18 @@ class DktImportRunner:
 
     def run_chunk(self, job: Job) -> ChunkOutcome:
         phase = job.checkpoint.phase
-        if phase == Phase.VALIDATE:
-            return self._validate(job)
-        if phase == Phase.IMPORT:
-            return self._import(job)
+        try:
+            if phase == Phase.VALIDATE:
+                return self._validate(job)
+            if phase == Phase.IMPORT:
+                return self._import(job)
+        except FileChanged:
+            return Failed(
+                "FILE_CHANGED",
+                "El archivo fue reemplazado durante la importación; no se guardó nada. "
+                "Cree una importación nueva con el archivo correcto.",
+                staged=Staged.DISCARD,
+            )
         raise ValueError(f"job {job.id} has no work in phase {phase}")
 
     def discard_chunk(self, job: Job) -> bool:
@@ -77,7 +92,7 @@ class DktImportRunner:
         if self._cursor is None or self._cursor.position != start:
             key = job.upload_key or ""
             size = int(job.file_size or 0)
-            self._cursor = self._services.store.lines(key, start, size)
+            self._cursor = self._services.store.lines(key, start, size, job.file_etag)
         return self._cursor.take(count)
 
     def _at_end(self, job: Job) -> bool:
@@ -89,7 +104,9 @@ class DktImportRunner:
         state = dict(job.checkpoint.state)
         start = int(job.checkpoint.byte_offset)
         if start == 0:
-            head = self._services.store.read_range(job.upload_key or "", 0, len(dkt.UTF8_BOM))
+            head = self._services.store.read_range(
+                job.upload_key or "", 0, len(dkt.UTF8_BOM), job.file_etag
+            )
             if head == dkt.UTF8_BOM:
                 start = len(dkt.UTF8_BOM)
                 state["encoding"] = dkt.Encoding.UTF8.value
@@ -247,6 +264,7 @@ class DktImportRunner:
         totals = {currency: Decimal(value) for currency, value in state.get("totals", {}).items()}
         items: list[Line] = []
         key = self._settings.card_hash_key
+        strict = not job.parameters.get("skipInvalidLines", False)
         for raw in self._lines(job, int(job.checkpoint.byte_offset), self._settings.chunk_size):
             line_no += 1
             if raw.too_long:
@@ -256,9 +274,11 @@ class DktImportRunner:
             if parsed is None:
                 continue
             processed += 1
-            # Invalid lines were reported at validation (skipInvalidLines) and are left out.
             if isinstance(parsed, dkt.LineError) or parsed.periodo != state["periodo"]:
-                continue
+                if strict:
+                    # Validation passed every line of this very version of the file.
+                    raise FileChanged(f"job {job.id}: line {line_no} no longer validates")
+                continue  # reported at validation; skipInvalidLines leaves it out
             outcome = rules.apply(parsed.to_record())
             rule_errors += len(outcome.errors)
             items.append(
@@ -329,10 +349,23 @@ class DktImportRunner:
         except TransactWriteError as exc:
             if exc.cause_response_code != "TransactionCanceledException":
                 raise
-            job.refresh(consistent_read=True)
-            if job.cancel_requested:
-                raise CancelRequested(f"job {job.id} cancelled at commit") from exc
-            raise Fenced(f"job {job.id} commit lost: status {job.status}") from exc
+            codes = cancellation_codes(exc)
+            lote_code, job_code = codes[0], codes[1]
+            if is_transient(codes):
+                raise TransientError(f"job {job.id} commit conflicted; retrying") from exc
+            if job_code == "ConditionalCheckFailed":
+                job.refresh(consistent_read=True)
+                if job.cancel_requested:
+                    raise CancelRequested(f"job {job.id} cancelled at commit") from exc
+                raise Fenced(f"job {job.id} commit lost: status {job.status}") from exc
+            if lote_code == "ConditionalCheckFailed":
+                return Failed(
+                    "LOTE_CHANGED",
+                    f"El lote {job.lote_id} cambió durante la importación (otra importación "
+                    "o una eliminación); no se guardó nada. Puede reintentar.",
+                    staged=Staged.DISCARD,
+                )
+            raise
         if cleanup is not None:
             self._services.queue.send(jobs.message_for(cleanup))
         return Finished(message)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -20,7 +23,22 @@ BATCH_LIMIT = 25  # DynamoDB's limit of requests in one BatchWriteItem
 
 
 class BatchWriteExhausted(Exception):
-    """Some items were still unprocessed after every retry (a transient error: SQS retries)."""
+    """Some items were still unprocessed after every retry, or time ran out for more
+    retries (a transient error: SQS retries the message)."""
+
+
+# Milliseconds the current invocation may still spend, when it has a deadline.
+_time_left: ContextVar[Callable[[], int] | None] = ContextVar("time_left", default=None)
+
+
+@contextmanager
+def time_limit(ms_left: Callable[[], int]) -> Iterator[None]:
+    """Within this block, retries give up rather than outlive the invocation's budget."""
+    token = _time_left.set(ms_left)
+    try:
+        yield
+    finally:
+        _time_left.reset(token)
 
 
 def batch_write(
@@ -45,15 +63,32 @@ def batch_write(
                 delete_items=[r["DeleteRequest"]["Key"] for r in pending if "DeleteRequest" in r],
             )
             pending = (response or {}).get("UnprocessedItems", {}).get(model.Meta.table_name, [])
-            if not pending:
+            if not pending or attempt == max_attempts - 1:
                 break
             # Full jitter: retries of many workers do not arrive together.
-            sleep(random.uniform(0, min(max_delay_s, base_delay_s * 2**attempt)))
-        else:
+            delay_s = random.uniform(0, min(max_delay_s, base_delay_s * 2**attempt))
+            time_left = _time_left.get()
+            if time_left is not None and time_left() < delay_s * 1000:
+                raise BatchWriteExhausted(
+                    f"{len(pending)} items unprocessed in {model.Meta.table_name} "
+                    "and no time left to retry them"
+                )
+            sleep(delay_s)
+        if pending:
             raise BatchWriteExhausted(
                 f"{len(pending)} items unprocessed in {model.Meta.table_name} "
                 f"after {max_attempts} attempts"
             )
+
+
+def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
+    """Why each item of a cancelled transaction failed (None: it did not), in order."""
+    return [reason.code if reason is not None else None for reason in exc.cancellation_reasons]
+
+
+def is_transient(codes: list[str | None]) -> bool:
+    """A cancellation worth retrying as is (a concurrent transaction, throttling)."""
+    return any(code in ("TransactionConflict", "ThrottlingError") for code in codes)
 
 
 def transaction() -> TransactWrite:

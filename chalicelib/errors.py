@@ -110,6 +110,14 @@ class IdempotencyConflict(DomainError):
     code = "IDEMPOTENCY_CONFLICT"
 
 
+class FileChanged(Exception):
+    """The uploaded object is no longer the version the job accepted."""
+
+
+class TransientError(Exception):
+    """A failure worth retrying as is: raised so SQS delivers the message again."""
+
+
 class Fenced(Exception):
     """The job's checkpoint moved on under this worker: another delivery owns it."""
 

@@ -73,7 +73,9 @@ def parse_create_request(body: Any) -> CreateImportRequest:
     try:
         return CreateImportRequest.model_validate(body)
     except ValidationError as exc:
-        raise InvalidRequest(_first_problem(exc), f"invalid create request: {exc}") from exc
+        # Never the input itself in the log: a misplaced field could hold a card number.
+        problems = exc.errors(include_input=False, include_url=False, include_context=False)
+        raise InvalidRequest(_first_problem(exc), f"invalid create request: {problems}") from exc
 
 
 def _first_problem(exc: ValidationError) -> str:
@@ -223,9 +225,10 @@ def accept_upload(job: Job, services: Services) -> bool:
     if job.job_status is not JobStatus.QUEUED or job.upload_key is None:
         return False
     settings = services.settings
-    size = services.store.size_of(job.upload_key)
-    if size is None:
+    found = services.store.head(job.upload_key)
+    if found is None:
         return False
+    size = found.size
     if size > settings.max_file_size:
         services.store.delete(job.upload_key)
         error = FileTooLarge(size, settings.max_file_size)
@@ -234,8 +237,12 @@ def accept_upload(job: Job, services: Services) -> bool:
     if size == 0:
         jobs.fail(job, "EMPTY_FILE", "El archivo está vacío.", staged=Staged.NONE, fenced=False)
         return False
-    if not jobs.record_upload(job, size):
+    if not jobs.record_upload(job, size, found.etag) and (
+        job.job_status is not JobStatus.QUEUED or job.file_etag != found.etag
+    ):
         return False
+    # Sent again for a repeated notification too: the first send may have failed after
+    # the upload was recorded, and a duplicate message only loses a race on `start`.
     services.queue.send(jobs.message_for(job))
     return True
 

@@ -11,6 +11,10 @@ from chalicelib.clock import iso
 from chalicelib.errors import JobNotFound
 from chalicelib.models import Job
 
+# Ids the service hands out are far shorter; a longer one cannot exist (and would be
+# refused by DynamoDB as a key).
+MAX_ID_LENGTH = 64
+
 
 @dataclass(frozen=True)
 class Page:
@@ -22,6 +26,8 @@ class Page:
 
 def get_owned(job_id: str, owner: Identity) -> Job:
     """The caller's job; anyone else's is reported as not found, as if it did not exist."""
+    if not 0 < len(job_id) <= MAX_ID_LENGTH:
+        raise JobNotFound(job_id[:MAX_ID_LENGTH])
     job = jobs.get(job_id)
     if job is None or job.user_id != owner.user_id or job.tenant_id != owner.tenant_id:
         raise JobNotFound(job_id)
@@ -34,7 +40,9 @@ def list_owned(owner: Identity, limit: int, cursor: str | None) -> Page:
         owner.user_id,
         scan_index_forward=False,
         limit=limit,
-        last_evaluated_key=pagination.decode(cursor, ("user_id", owner.user_id)),
+        last_evaluated_key=pagination.decode(
+            cursor, ("user_id", owner.user_id), {"id": "S", "user_id": "S", "created_at": "S"}
+        ),
     )
     items = [job for job in results if job.tenant_id == owner.tenant_id]
     return Page(items, pagination.encode(results.last_evaluated_key))

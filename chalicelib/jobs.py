@@ -27,14 +27,16 @@ from chalicelib.errors import CancelRequested, Fenced, JobConflict
 from chalicelib.messaging import WorkMessage
 from chalicelib.models import (
     ACTIVE_STATUSES,
+    DISCARDING_PHASES,
     RETRYABLE_STATUSES,
-    SWEEP_SHARD,
+    SPENT_PHASES,
     Checkpoint,
     Job,
     JobStatus,
     JobType,
     Phase,
     Staged,
+    sweep_shard_of,
 )
 
 _ids = Cuid(length=24)
@@ -169,14 +171,15 @@ def create(
 ) -> Job:
     """Writes a new QUEUED job owned by `owner` (inside `transaction`, if given)."""
     now = utcnow()
+    job_id = job_id or new_job_id()
     job = Job(
-        id=job_id or new_job_id(),
+        id=job_id,
+        sweep_shard=sweep_shard_of(job_id),
         type=job_type.value,
         status=JobStatus.QUEUED.value,
         user_id=owner.user_id,
         tenant_id=owner.tenant_id,
         active_user_id=owner.user_id,
-        sweep_shard=SWEEP_SHARD,
         parameters=parameters,
         message=message,
         upload_key=upload_key,
@@ -206,16 +209,22 @@ def request_cancel(job: Job) -> Job:
         status = job.job_status
         now = utcnow()
         if status is JobStatus.QUEUED:
+            # A retried import waiting in the queue may still hold staged lines.
+            staged = job.lote_id is not None and job.checkpoint.phase not in SPENT_PHASES
+            leftovers: list[Action] = (
+                [_checkpoint.phase.set(Phase.DISCARD.value)]
+                if staged
+                else [_checkpoint.phase.set(Phase.DONE.value), Job.sweep_shard.remove()]
+            )
             done = _update(
                 job,
                 [
                     Job.status.set(JobStatus.CANCELLED.value),
                     Job.message.set("Importación cancelada antes de comenzar."),
-                    Job.sweep_shard.remove(),
-                    _checkpoint.phase.set(Phase.DONE.value),
+                    *leftovers,
                     *_finished(now),
                 ],
-                Job.status == JobStatus.QUEUED,
+                (Job.status == JobStatus.QUEUED) & (_checkpoint.phase == job.checkpoint.phase),
             )
         elif status is JobStatus.PROCESSING:
             if job.cancel_requested:
@@ -239,13 +248,17 @@ def request_cancel(job: Job) -> Job:
     raise JobConflict(f"job {job.id} kept changing, cancel not applied", "Intente nuevamente.")
 
 
-def prepare_retry(job: Job, file_size: int | None) -> WorkMessage:
+def starts_over(job: Job) -> bool:
+    """Whether a retry of `job` starts over (its staged lines are gone) or resumes."""
+    return Phase(job.checkpoint.phase) in SPENT_PHASES
+
+
+def prepare_retry(job: Job, upload: tuple[int, str] | None) -> WorkMessage:
     """FAILED or CANCELLED -> QUEUED, counting the attempt; returns the message to send.
 
     It resumes from the checkpoint while the staged lines are there; once they were
-    discarded (after a cancel, or when the retry window closed) it starts over.
-    `file_size` is the upload's size now (an upload that arrived after a cancel was
-    never recorded).
+    discarded (after a cancel, or when the retry window closed) it starts over, with
+    `upload` (size, ETag) as the object is now.
     """
     status = job.job_status
     if status not in RETRYABLE_STATUSES:
@@ -254,7 +267,7 @@ def prepare_retry(job: Job, file_size: int | None) -> WorkMessage:
             f"El proceso está {STATUS_LABELS[status]}; solo se reintentan procesos fallidos "
             "o cancelados.",
         )
-    if job.checkpoint.phase == Phase.DISCARD:
+    if Phase(job.checkpoint.phase) in DISCARDING_PHASES:
         raise JobConflict(
             f"job {job.id} is still discarding its staged lines",
             "Todavía se están descartando los registros del intento anterior; "
@@ -269,16 +282,17 @@ def prepare_retry(job: Job, file_size: int | None) -> WorkMessage:
         Job.error.remove(),
         Job.completed_at.remove(),
         Job.active_user_id.set(job.user_id),
-        Job.sweep_shard.set(SWEEP_SHARD),
+        Job.sweep_shard.set(sweep_shard_of(job.id)),
         Job.message.set("Reintento en cola."),
+        Job.started_at.remove(),
         Job.heartbeat_at.set(now),
         Job.updated_at.set(now),
         _checkpoint.seq.add(1),
         _checkpoint.step.set(0),
     ]
-    if file_size is not None and job.file_size is None:
-        actions.append(Job.file_size.set(file_size))
-    if job.checkpoint.phase == Phase.DONE:
+    if starts_over(job):
+        if upload is not None:
+            actions += [Job.file_size.set(upload[0]), Job.file_etag.set(upload[1])]
         actions += [
             _checkpoint.phase.set(Phase.VALIDATE.value),
             _checkpoint.byte_offset.set(0),
@@ -290,19 +304,26 @@ def prepare_retry(job: Job, file_size: int | None) -> WorkMessage:
             Job.total_items.remove(),
             Job.rows_per_second.remove(),
         ]
-    condition = (Job.status == status.value) & (Job.attempts == job.attempts)
+    condition = (
+        (Job.status == status.value)
+        & (Job.attempts == job.attempts)
+        & (_checkpoint.seq == job.checkpoint.seq)
+        & (_checkpoint.phase == job.checkpoint.phase)
+    )
     if not _update(job, actions, condition):
         raise JobConflict(f"job {job.id} changed during retry", "Intente nuevamente.")
     return message_for(job)
 
 
-def record_upload(job: Job, size: int) -> bool:
-    """Notes the arrived file's size; False if it was already noted (a repeated S3 event)."""
+def record_upload(job: Job, size: int, etag: str) -> bool:
+    """Notes the arrived file's size and ETag (every read is pinned to that version);
+    False if it was already noted (a repeated S3 event)."""
     now = utcnow()
     return _update(
         job,
         [
             Job.file_size.set(size),
+            Job.file_etag.set(etag),
             Job.message.set("Archivo recibido; en cola para procesar."),
             Job.heartbeat_at.set(now),
             Job.updated_at.set(now),
@@ -311,13 +332,17 @@ def record_upload(job: Job, size: int) -> bool:
     )
 
 
-def mark_lote_deleted(transaction: TransactWrite, import_job_id: str) -> None:
-    """Flags, inside `transaction`, the import whose lines a deletion removed."""
-    transaction.update(
-        Job(import_job_id),
-        actions=[Job.lote_deleted.set(True), Job.updated_at.set(utcnow())],
-        condition=Job.id.exists(),
-    )
+def mark_lote_deleted(import_job_id: str) -> None:
+    """Flags the import whose lines a deletion removed. Best effort: an import past its
+    TTL is gone, and that must not block the deletion."""
+    try:
+        Job(import_job_id).update(
+            actions=[Job.lote_deleted.set(True), Job.updated_at.set(utcnow())],
+            condition=Job.id.exists(),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 # --- worker side ----------------------------------------------------------------------------
@@ -361,6 +386,8 @@ def advance(
         Job.message.set(progress.message),
         Job.heartbeat_at.set(now),
         Job.updated_at.set(now),
+        # Progress proves the job is alive: rescues count only consecutive silences.
+        Job.rescues.set(0),
     ]
     if progress.total_items is not None:
         actions.append(Job.total_items.set(progress.total_items))
@@ -456,15 +483,18 @@ def mark_cancelled(job: Job) -> None:
 
 
 def discard_step(job: Job, done: bool) -> None:
-    """Records a chunk of discarding; once `done`, nothing is left to watch."""
+    """Records a chunk of discarding. Done with the first pass (DISCARD): SETTLING, still
+    watched, for the sweeper's last pass; done with that one (VERIFY): nothing to watch."""
     now = utcnow()
     actions: list[Action] = [
         _checkpoint.step.add(1),
         Job.heartbeat_at.set(now),
         Job.updated_at.set(now),
     ]
-    if done:
+    if done and job.checkpoint.phase == Phase.VERIFY:
         actions += [_checkpoint.phase.set(Phase.DONE.value), Job.sweep_shard.remove()]
+    elif done:
+        actions.append(_checkpoint.phase.set(Phase.SETTLING.value))
     if not _update(job, actions, _fence(job)):
         _raise_lost_fence(job)
 
@@ -476,7 +506,22 @@ def note_delivery_error(job_id: str, reason: str) -> None:
         _update(job, [Job.last_error.set(reason[:500])], Job.id.exists())
 
 
-# --- sweeper side ---------------------------------------------------------------------------
+# --- sweeper side ---
+
+
+def expire_upload(job: Job) -> None:
+    """QUEUED import whose upload never arrived -> FAILED (unless it just did)."""
+    message = "No se recibió el archivo a tiempo; cree la importación de nuevo."
+    actions: list[Action] = [
+        Job.status.set(JobStatus.FAILED.value),
+        Job.message.set(message),
+        Job.error.set({"code": "UPLOAD_TIMEOUT", "message": message}),
+        Job.sweep_shard.remove(),
+        _checkpoint.phase.set(Phase.DONE.value),
+        *_finished(utcnow()),
+    ]
+    if not _update(job, actions, _fence(job) & Job.file_size.does_not_exist()):
+        raise Fenced(f"job {job.id} changed while expiring its upload")
 
 
 def rescue(job: Job, *, counts: bool, phase: Phase | None = None) -> WorkMessage:

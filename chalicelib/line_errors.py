@@ -32,7 +32,9 @@ def report(job: Job, limit: int, cursor: str | None) -> dict[str, Any]:
     results = LineErrorItem.query(
         job.id,
         limit=limit,
-        last_evaluated_key=pagination.decode(cursor, ("job_id", job.id)),
+        last_evaluated_key=pagination.decode(
+            cursor, ("job_id", job.id), {"job_id": "S", "line_no": "N"}
+        ),
     )
     errors = [
         {

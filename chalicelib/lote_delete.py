@@ -13,8 +13,8 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import jobs, lotes
-from chalicelib.dynamo import transaction
-from chalicelib.errors import Fenced
+from chalicelib.dynamo import cancellation_codes, is_transient, transaction
+from chalicelib.errors import Fenced, TransientError
 from chalicelib.models import Job, JobType, Phase, generation_key
 from chalicelib.processing import Advanced, ChunkOutcome, Finished, Services, register
 
@@ -43,7 +43,8 @@ class LoteDeleteRunner:
         generation = generation_key(
             job.tenant_id, parameters["loteId"], parameters["generationJobId"]
         )
-        deleted = lotes.delete_generation_chunk(generation, self._settings.chunk_size)
+        # Deleting is lighter than importing: larger chunks.
+        deleted = lotes.delete_generation_chunk(generation, 5 * self._settings.chunk_size)
         if deleted == 0:
             return self._complete(job, parameters)
         done = int(job.processed_items) + deleted
@@ -67,12 +68,17 @@ class LoteDeleteRunner:
             message = f"Registros anteriores del lote {lote_id} eliminados (reemplazo)."
         try:
             with transaction() as tx:
+                jobs.add_completion(tx, job, {"loteId": lote_id}, message)
                 if parameters["reason"] == REASON_DELETE:
                     lotes.add_removal(tx, job.tenant_id, lote_id, parameters["generationJobId"])
-                jobs.mark_lote_deleted(tx, parameters["generationJobId"])
-                jobs.add_completion(tx, job, {"loteId": lote_id}, message)
         except TransactWriteError as exc:
             if exc.cause_response_code != "TransactionCanceledException":
                 raise
-            raise Fenced(f"job {job.id} lost its completion") from exc
+            codes = cancellation_codes(exc)
+            if is_transient(codes):
+                raise TransientError(f"job {job.id} completion conflicted; retrying") from exc
+            if codes[0] == "ConditionalCheckFailed":
+                raise Fenced(f"job {job.id} lost its completion") from exc
+            raise
+        jobs.mark_lote_deleted(parameters["generationJobId"])
         return Finished(message)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import pagination
@@ -20,6 +20,8 @@ from chalicelib.dynamo import batch_write
 from chalicelib.errors import JobConflict, LoteExists, LoteNotFound
 from chalicelib.models import FINAL_STATUSES, Job, JobStatus, Line, Lote, LoteStatus
 from chalicelib.models import generation_key as _generation_key
+
+MAX_ID_LENGTH = 64  # a lote id is a card product code (12) and a period (4)
 
 
 def lote_id_for(codigo_tarjeta: str, periodo: str) -> str:
@@ -81,11 +83,13 @@ def claim(job: Job, lote_id: str, codigo_tarjeta: str, periodo: str, replace: bo
                 f"Otra importación del lote {lote_id} está en curso.",
             )
         previous = lote.staging_job_id
-        condition = (
+        same_claim = (
             Lote.staging_job_id.does_not_exist()
             if previous is None
             else Lote.staging_job_id == previous
         )
+        # Nor may the lote have been committed or marked for deletion since it was read.
+        condition = same_claim & (Lote.status == lote.status)
         try:
             lote.update(actions=[Lote.staging_job_id.set(job.id)], condition=condition)
             return
@@ -145,7 +149,16 @@ def add_commit(
 
 def delete_generation_chunk(generation: str, limit: int) -> int:
     """Deletes up to `limit` lines of one generation; returns how many it found."""
-    keys = list(Line.query(generation, limit=limit, attributes_to_get=["generation", "line_no"]))
+    # Consistent: an eventually consistent read could miss the last batch written, and
+    # the caller would take "nothing found" for "nothing left".
+    keys = list(
+        Line.query(
+            generation,
+            limit=limit,
+            attributes_to_get=["generation", "line_no"],
+            consistent_read=True,
+        )
+    )
     batch_write(Line, deletes=keys)
     return len(keys)
 
@@ -199,13 +212,15 @@ def release(job: Job) -> None:
             lote.update(
                 actions=[Lote.staging_job_id.remove()], condition=Lote.staging_job_id == job.id
             )
-    except (UpdateError, PutError) as exc:
+    except (UpdateError, DeleteError) as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
 
 
 def get_active(tenant_id: str, lote_id: str) -> Lote:
     """An ACTIVE lote of the tenant; anything else is not found."""
+    if not 0 < len(lote_id) <= MAX_ID_LENGTH:
+        raise LoteNotFound(lote_id[:MAX_ID_LENGTH])
     lote = _get(tenant_id, lote_id)
     if lote is None or lote.status != LoteStatus.ACTIVE:
         raise LoteNotFound(lote_id)
@@ -218,7 +233,9 @@ def list_active(tenant_id: str, limit: int, cursor: str | None) -> tuple[list[Lo
         tenant_id,
         filter_condition=Lote.status == LoteStatus.ACTIVE,
         limit=limit,
-        last_evaluated_key=pagination.decode(cursor, ("tenant_id", tenant_id)),
+        last_evaluated_key=pagination.decode(
+            cursor, ("tenant_id", tenant_id), {"tenant_id": "S", "lote_id": "S"}
+        ),
     )
     lotes = list(results)
     return lotes, pagination.encode(results.last_evaluated_key)
@@ -230,7 +247,9 @@ def lines_page(lote: Lote, limit: int, cursor: str | None) -> tuple[list[Line], 
     results = Line.query(
         generation,
         limit=limit,
-        last_evaluated_key=pagination.decode(cursor, ("generation", generation)),
+        last_evaluated_key=pagination.decode(
+            cursor, ("generation", generation), {"generation": "S", "line_no": "N"}
+        ),
     )
     return list(results), pagination.encode(results.last_evaluated_key)
 

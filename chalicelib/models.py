@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
@@ -15,7 +16,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.config import Settings
@@ -53,9 +54,18 @@ class Phase(StrEnum):
     VALIDATE = "VALIDATE"
     IMPORT = "IMPORT"
     DELETE = "DELETE"
-    # After FAILED or CANCELLED: staged lines being removed, then nothing left to do.
+    # After FAILED or CANCELLED: staged lines being removed...
     DISCARD = "DISCARD"
+    # ...removed; watched a while longer, since a delivery that was still writing when
+    # the discard began may add lines after it; then a last pass (VERIFY) removes those.
+    SETTLING = "SETTLING"
+    VERIFY = "VERIFY"
     DONE = "DONE"
+
+
+DISCARDING_PHASES = frozenset({Phase.DISCARD, Phase.VERIFY})
+# Nothing staged is left to resume from: a retry starts over.
+SPENT_PHASES = frozenset({Phase.SETTLING, Phase.DONE})
 
 
 class LoteStatus(StrEnum):
@@ -102,17 +112,26 @@ class ActiveJobsIndex(GlobalSecondaryIndex["Job"]):
 
 class SweepIndex(GlobalSecondaryIndex["Job"]):
     """Sparse: jobs the sweeper watches (not finished, or with staged lines still to
-    remove), by last sign of life. The sweeper reads only these."""
+    remove), by last sign of life. The sweeper reads only these.
+
+    Spread over SWEEP_SHARDS partitions (every chunk moves a job's heartbeat, and one
+    partition would throttle the table's writes); keys only, the sweeper reads each
+    job it acts on anyway."""
 
     class Meta:
         index_name = "sweep"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     sweep_shard = UnicodeAttribute(hash_key=True)
     heartbeat_at = UTCDateTimeAttribute(range_key=True)
 
 
-SWEEP_SHARD = "SWEEP"
+SWEEP_SHARDS = 10
+
+
+def sweep_shard_of(job_id: str) -> str:
+    """The index partition a job is watched in (stable for the job's life)."""
+    return f"SWEEP#{zlib.crc32(job_id.encode()) % SWEEP_SHARDS}"
 
 
 class Checkpoint(MapAttribute[str, Any]):
@@ -164,8 +183,10 @@ class Job(Model):
     lote_id = UnicodeAttribute(null=True)
     lote_deleted = BooleanAttribute(default=False)
     upload_key = UnicodeAttribute(null=True)
-    # Size of the uploaded object as S3 reports it, set once when the upload is accepted.
+    # Size and ETag of the uploaded object, set once when the upload is accepted; every
+    # read is pinned to that ETag, so a file replaced mid-import is noticed, not mixed in.
     file_size = NumberAttribute(null=True)
+    file_etag = UnicodeAttribute(null=True)
     # The version of the tenant's rules the job started with (0: the tenant had none).
     rules_version = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()

@@ -16,19 +16,37 @@ def encode(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode()
 
 
-def decode(cursor: str | None, partition: tuple[str, str]) -> dict[str, Any] | None:
-    """The start key a cursor stands for; it must stay inside `partition` (name, value),
-    so a cursor cannot page through somebody else's items."""
+MAX_KEY_LENGTH = 1024  # DynamoDB's limit for a sort key; hash keys allow more
+
+
+def decode(
+    cursor: str | None, partition: tuple[str, str], schema: dict[str, str]
+) -> dict[str, Any] | None:
+    """The start key a cursor stands for.
+
+    It must have exactly the attributes of `schema` (name -> DynamoDB type, S or N),
+    so an edited cursor is a 400 rather than a DynamoDB error, and stay inside
+    `partition` (name, value), so it cannot page through somebody else's items.
+    """
     if not cursor:
         return None
-    invalid = InvalidRequest("El cursor de paginación no es válido.", f"bad cursor {cursor!r}")
+    invalid = InvalidRequest("El cursor de paginación no es válido.", "bad cursor")
     try:
         key: Any = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, binascii.Error) as exc:
         raise invalid from exc
-    name, value = partition
-    if not isinstance(key, dict) or not isinstance(key.get(name), dict):
+    if not isinstance(key, dict) or set(key) != set(schema):
         raise invalid
-    if next(iter(key[name].values()), None) != value:
+    for name, kind in schema.items():
+        typed = key[name]
+        if not isinstance(typed, dict) or list(typed) != [kind]:
+            raise invalid
+        value = typed[kind]
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_KEY_LENGTH:
+            raise invalid
+        if kind == "N" and not value.isdigit():
+            raise invalid
+    name, value = partition
+    if key[name] != {"S": value}:
         raise invalid
     return key

@@ -14,9 +14,10 @@ from typing import Any, Protocol
 
 from chalicelib import jobs
 from chalicelib.config import Settings
+from chalicelib.dynamo import time_limit
 from chalicelib.errors import CancelRequested, Fenced
 from chalicelib.messaging import WorkMessage, WorkQueue
-from chalicelib.models import Job, JobStatus, JobType, Phase, Staged
+from chalicelib.models import DISCARDING_PHASES, Job, JobStatus, JobType, Phase, Staged
 from chalicelib.notifications import EventPublisher
 from chalicelib.observability import logger, tracer
 from chalicelib.storage import UploadStore
@@ -150,11 +151,20 @@ def handle(
             job.id, f"dropped: stale message seq {message.seq}, job at {job.checkpoint.seq}"
         )
     runner = runner_for(job, services)
-    budget = TimeBudget(remaining_ms, services.settings.safety_margin_ms)
+    margin_ms = services.settings.safety_margin_ms
+    budget = TimeBudget(remaining_ms, margin_ms)
     status = job.job_status
+    # Retries inside a chunk stop before they eat the time kept to hand off.
+    with time_limit(lambda: remaining_ms() - margin_ms // 2):
+        return _dispatch(job, status, runner, budget, services)
+
+
+def _dispatch(
+    job: Job, status: JobStatus, runner: JobRunner, budget: TimeBudget, services: Services
+) -> InvocationReport:
     try:
         if status.is_final:
-            if job.checkpoint.phase != Phase.DISCARD:
+            if Phase(job.checkpoint.phase) not in DISCARDING_PHASES:
                 return InvocationReport(job.id, f"dropped: job is {status}")
             return _discard(job, runner, budget, services, chunks=0)
         if status is JobStatus.QUEUED:
@@ -236,7 +246,8 @@ def fail_dead_letter(message: WorkMessage) -> bool:
         return False
     if message.seq != job.checkpoint.seq or message.attempt != job.attempts:
         return False
-    staged = Staged.KEEP if job.checkpoint.phase == Phase.IMPORT else Staged.NONE
+    keeps_work = job.checkpoint.phase == Phase.IMPORT or job.type == JobType.LOTE_DELETE
+    staged = Staged.KEEP if keeps_work else Staged.NONE
     cause = (job.last_error or "error").split(":", 1)[0]
     try:
         jobs.fail(

@@ -7,6 +7,7 @@ reads exactly that one, so editing rules mid-import cannot mix two sets in a lot
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -112,7 +113,21 @@ def replace_rules(owner: Identity, body: Any) -> dict[str, Any]:
     return _write(owner, ruleset, 0 if latest is None else int(latest.version))
 
 
+_LOOKUP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _lookup_name(name: str) -> str:
+    if not _LOOKUP_NAME.match(name):
+        raise InvalidRequest(
+            "El nombre de una tabla lleva de 1 a 64 letras, números, '_' o '-'.",
+            "bad lookup table name",
+        )
+    return name
+
+
 def get_lookup(owner: Identity, name: str) -> dict[str, Any]:
+    if not _LOOKUP_NAME.match(name):
+        raise LookupNotFound(name[:64])
     latest = _latest(owner.tenant_id)
     if latest is None or name not in latest.lookups:
         raise LookupNotFound(name)
@@ -121,6 +136,7 @@ def get_lookup(owner: Identity, name: str) -> dict[str, Any]:
 
 def put_lookup(owner: Identity, name: str, body: Any) -> dict[str, Any]:
     """PUT /api/rules/lookups/{name}: replaces one lookup table, keeping the rules."""
+    _lookup_name(name)
     entries = body.get("entries") if isinstance(body, dict) else None
     if not isinstance(entries, dict):
         raise InvalidRequest('Envíe {"entries": {clave: valor, ...}}.')

@@ -10,6 +10,8 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
+from chalicelib.errors import FileChanged
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -50,6 +52,14 @@ class UploadPath:
     user_id: str
     folder: str | None  # job id (presigned uploads) or card product code (dropped files)
     filename: str
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the service pins of an uploaded object."""
+
+    size: int
+    etag: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,28 +120,41 @@ class UploadStore:
     def put(self, key: str, data: bytes) -> None:
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=data)
 
-    def size_of(self, key: str) -> int | None:
-        """The object's size in bytes, or None if it does not exist."""
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object's size and ETag, or None if it does not exist."""
         try:
             head = self._s3.head_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
-        return int(head["ContentLength"])
+        return ObjectInfo(int(head["ContentLength"]), str(head["ETag"]))
 
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=key)
 
-    def read_range(self, key: str, start: int, end: int) -> bytes:
-        """Bytes [start, end) of the object."""
-        response = self._s3.get_object(
-            Bucket=self._bucket, Key=key, Range=f"bytes={start}-{end - 1}"
-        )
+    def read_range(self, key: str, start: int, end: int, etag: str | None = None) -> bytes:
+        """Bytes [start, end) of the object; of the version `etag` only, if given
+        (FileChanged if the object was replaced)."""
+        byte_range = f"bytes={start}-{end - 1}"
+        try:
+            if etag:
+                response = self._s3.get_object(
+                    Bucket=self._bucket, Key=key, Range=byte_range, IfMatch=etag
+                )
+            else:
+                response = self._s3.get_object(Bucket=self._bucket, Key=key, Range=byte_range)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "412", "NoSuchKey"):
+                raise FileChanged(f"{key} is not the version {etag} any more") from exc
+            raise
         return response["Body"].read()
 
-    def lines(self, key: str, start: int, size: int, window: int = READ_WINDOW) -> LineCursor:
-        return LineCursor(self, key, start, size, window)
+    def lines(
+        self, key: str, start: int, size: int, etag: str | None, window: int = READ_WINDOW
+    ) -> LineCursor:
+        return LineCursor(self, key, start, size, window, etag)
 
 
 class LineCursor:
@@ -141,9 +164,18 @@ class LineCursor:
     holds at most one window plus one line in memory.
     """
 
-    def __init__(self, store: UploadStore, key: str, start: int, size: int, window: int) -> None:
+    def __init__(
+        self,
+        store: UploadStore,
+        key: str,
+        start: int,
+        size: int,
+        window: int,
+        etag: str | None = None,
+    ) -> None:
         self._store = store
         self._key = key
+        self._etag = etag
         self._size = size
         self._window = window
         self._read_to = start  # next byte to fetch from S3
@@ -197,6 +229,6 @@ class LineCursor:
         if self._read_to >= self._size:
             return b""
         end = min(self._read_to + self._window, self._size)
-        data = self._store.read_range(self._key, self._read_to, end)
+        data = self._store.read_range(self._key, self._read_to, end, self._etag)
         self._read_to += len(data)
         return data

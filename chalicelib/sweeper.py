@@ -5,8 +5,10 @@ It reads only the sparse index of watched jobs, oldest sign of life first, and:
   and fails it once the attempt's rescues are used up;
 - fails a QUEUED import whose upload never arrived once the upload window closed (or
   queues it, if the file is there but its notification was lost);
-- resumes an interrupted discard, and starts discarding the lines a FAILED import
-  kept for a retry once the retry window closed.
+- resumes an interrupted discard; gives a discarded job its last pass (VERIFY) once no
+  earlier delivery can still be writing; starts discarding the lines a FAILED import
+  kept for a retry once the retry window closed;
+- retries a failed lote deletion, which must not leave a lote half deleted.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chalicelib import imports, jobs
-from chalicelib.errors import Fenced
-from chalicelib.models import SWEEP_SHARD, Job, JobStatus, Phase, Staged
+from chalicelib.errors import Fenced, JobConflict
+from chalicelib.models import SWEEP_SHARDS, Job, JobStatus, JobType, Phase, Staged
 from chalicelib.observability import logger
 from chalicelib.processing import Services
 
 UPLOAD_GRACE = timedelta(minutes=5)
+# Automatic retries of a failed lote deletion before a person must look at it.
+MAX_DELETE_ATTEMPTS = 5
 
 
 @dataclass
@@ -30,72 +34,81 @@ class SweepReport:
     rescued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     discarding: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Windows:
+    stale_after: timedelta
+    upload: timedelta
+    retry: timedelta
 
 
 def sweep(services: Services, now: datetime) -> SweepReport:
     settings = services.settings
-    stale_after = timedelta(seconds=settings.stale_after_s)
-    upload_window = timedelta(seconds=settings.upload_url_ttl_s) + UPLOAD_GRACE
+    windows = _Windows(
+        stale_after=timedelta(seconds=settings.stale_after_s),
+        upload=timedelta(seconds=settings.upload_url_ttl_s) + UPLOAD_GRACE,
+        retry=timedelta(seconds=settings.retry_window_s),
+    )
     report = SweepReport()
-    oldest_worth_a_look = now - min(stale_after, upload_window)
-    for job in Job.sweep.query(SWEEP_SHARD, Job.heartbeat_at <= oldest_worth_a_look):
-        quiet_for = now - (job.heartbeat_at or job.updated_at)
-        try:
-            _sweep_one(job, quiet_for, stale_after, upload_window, services, report)
-        except Fenced:
-            logger.info("job moved during the sweep", extra={"job_id": job.id})
-    if report.rescued or report.failed or report.discarding:
+    oldest_worth_a_look = now - min(windows.stale_after, windows.upload)
+    for shard in range(SWEEP_SHARDS):
+        for key in Job.sweep.query(f"SWEEP#{shard}", Job.heartbeat_at <= oldest_worth_a_look):
+            job = jobs.get(key.id)  # the index holds keys only; act on the job as it is now
+            if job is None or job.sweep_shard is None:
+                continue
+            quiet_for = now - (job.heartbeat_at or job.updated_at)
+            try:
+                _sweep_one(job, quiet_for, windows, services, report)
+            except (Fenced, JobConflict):
+                logger.info("job moved during the sweep", extra={"job_id": job.id})
+    if report.rescued or report.failed or report.discarding or report.retried:
         logger.info("sweep", extra={"report": report.__dict__})
     return report
 
 
 def _sweep_one(
-    job: Job,
-    quiet_for: timedelta,
-    stale_after: timedelta,
-    upload_window: timedelta,
-    services: Services,
-    report: SweepReport,
+    job: Job, quiet_for: timedelta, windows: _Windows, services: Services, report: SweepReport
 ) -> None:
-    settings = services.settings
     status = job.job_status
-    awaiting_upload = job.upload_key is not None and job.file_size is None
-    if status is JobStatus.QUEUED and awaiting_upload:
-        if quiet_for < upload_window:
+    phase = Phase(job.checkpoint.phase)
+    if status is JobStatus.QUEUED and job.upload_key is not None and job.file_size is None:
+        if quiet_for < windows.upload:
             return
         if imports.accept_upload(job, services):
             report.rescued.append(job.id)
             return
-        jobs.fail(
-            job,
-            "UPLOAD_TIMEOUT",
-            "No se recibió el archivo a tiempo; cree la importación de nuevo.",
-            staged=Staged.NONE,
-        )
+        jobs.expire_upload(job)
         report.failed.append(job.id)
     elif status in (JobStatus.QUEUED, JobStatus.PROCESSING):
-        if quiet_for < stale_after:
-            return
-        if int(job.rescues) >= settings.max_attempts:
-            staged = Staged.KEEP if job.checkpoint.phase == Phase.IMPORT else Staged.NONE
-            jobs.fail(
-                job,
-                "WORKER_LOST",
-                "La importación dejó de avanzar varias veces; puede reintentarla.",
-                staged=staged,
-            )
-            report.failed.append(job.id)
-            return
-        services.queue.send(jobs.rescue(job, counts=True))
-        report.rescued.append(job.id)
-    elif job.checkpoint.phase == Phase.DISCARD:
-        if quiet_for >= stale_after:
-            services.queue.send(jobs.rescue(job, counts=False))
+        if quiet_for >= windows.stale_after:
+            _rescue_or_fail(job, services, report)
+    elif phase in (Phase.DISCARD, Phase.VERIFY, Phase.SETTLING):
+        if quiet_for >= windows.stale_after:
+            # SETTLING: every delivery older than the discard is gone by now: last pass.
+            next_phase = Phase.VERIFY if phase is Phase.SETTLING else None
+            services.queue.send(jobs.rescue(job, counts=False, phase=next_phase))
             report.discarding.append(job.id)
-    elif (
-        status is JobStatus.FAILED
-        and job.checkpoint.phase != Phase.DONE
-        and quiet_for >= timedelta(seconds=settings.retry_window_s)
-    ):
+    elif status is JobStatus.FAILED and job.type == JobType.LOTE_DELETE:
+        if quiet_for >= windows.stale_after and int(job.attempts) < MAX_DELETE_ATTEMPTS:
+            services.queue.send(jobs.prepare_retry(job, None))
+            report.retried.append(job.id)
+    elif status is JobStatus.FAILED and phase is not Phase.DONE and quiet_for >= windows.retry:
         services.queue.send(jobs.rescue(job, counts=False, phase=Phase.DISCARD))
         report.discarding.append(job.id)
+
+
+def _rescue_or_fail(job: Job, services: Services, report: SweepReport) -> None:
+    if int(job.rescues) < services.settings.max_attempts:
+        services.queue.send(jobs.rescue(job, counts=True))
+        report.rescued.append(job.id)
+        return
+    keeps_work = job.checkpoint.phase == Phase.IMPORT or job.type == JobType.LOTE_DELETE
+    jobs.fail(
+        job,
+        "WORKER_LOST",
+        "El proceso dejó de avanzar varias veces; puede reintentarlo.",
+        staged=Staged.KEEP if keeps_work else Staged.NONE,
+    )
+    report.failed.append(job.id)

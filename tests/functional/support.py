@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -11,6 +12,9 @@ import requests
 from chalice.test import Client
 
 import app as app_module
+from chalicelib import runtime, sweeper
+from chalicelib.clock import utcnow
+from chalicelib.models import Job, Line, Phase, generation_key
 from localdev.pump import Pump, Route
 from localdev.resources import QueueUrls
 from localdev.tokens import issue_local_token
@@ -89,3 +93,54 @@ def import_file(api: Api, pump: Pump, data: bytes, **fields: Any) -> dict[str, A
     upload(created.json_body["upload"], data)
     pump.drain()
     return api.job(created.json_body["job"]["id"])
+
+
+# --- driving imports to the end, as SQS and the sweeper would -----------------------------
+
+LINES = 500
+FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+# Final, but with staged lines still being removed (or waiting for the last pass).
+UNSETTLED = {Phase.DISCARD, Phase.SETTLING, Phase.VERIFY}
+
+
+def later() -> Any:
+    """A clock reading past the point where any watched job counts as stale."""
+    return utcnow() + timedelta(seconds=runtime.services().settings.stale_after_s + 1)
+
+
+def start_import(api: Api, data: bytes) -> str:
+    created = api.create_import(size=len(data))
+    upload(created.json_body["upload"], data)
+    return str(created.json_body["job"]["id"])
+
+
+def run_until_settled(api: Api, pump: Pump, job_id: str, rounds: int = 12) -> dict[str, Any]:
+    """Drains the queues; when the job stalls (its continuation was lost), lets the
+    sweeper rescue it, as its schedule would. Returns the job once nothing is left."""
+    for _ in range(rounds):
+        pump.drain()
+        job = api.job(job_id)
+        if job["status"] in FINAL and Job.get(job_id).checkpoint.phase not in UNSETTLED:
+            return job
+        sweeper.sweep(runtime.services(), later())
+    raise AssertionError(f"job {job_id} never settled: {api.job(job_id)}")
+
+
+def stored_line_numbers(job_id: str, lote_id: str = "ICBCVC2404") -> list[int]:
+    return [int(line.line_no) for line in Line.query(generation_key("acme", lote_id, job_id))]
+
+
+def lose_messages(queue_url: str) -> int:
+    """Deletes whatever is waiting in a queue, as a lost message would be."""
+    sqs = boto3.client("sqs")
+    lost = 0
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+        for message in batch:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            lost += 1
+    return lost
+
+
+def small_budget_pump(aws: QueueUrls) -> Pump:
+    # About one chunk per invocation: every chunk boundary is also an invocation boundary.
+    return make_pump(aws, budget_ms=350)

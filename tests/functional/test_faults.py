@@ -15,68 +15,33 @@ from typing import Any
 import boto3
 import pytest
 from faults import Crash, FaultInjector, deletes_lines
-from support import Api, make_pump, upload
+from support import (
+    LINES,
+    Api,
+    later,
+    lose_messages,
+    make_pump,
+    run_until_settled,
+    small_budget_pump,
+    start_import,
+    stored_line_numbers,
+)
 
 import app as app_module
 from chalicelib import runtime, sweeper
 from chalicelib.clock import utcnow
-from chalicelib.models import Job, Line, Lote, Phase, generation_key
+from chalicelib.models import Lote
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 from localdev.resources import QueueUrls
-
-LINES = 500
-FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
-
-
-def later() -> Any:
-    """A clock reading past the point where any watched job counts as stale."""
-    return utcnow() + timedelta(seconds=runtime.services().settings.stale_after_s + 1)
-
-
-def start_import(api: Api, data: bytes) -> str:
-    created = api.create_import(size=len(data))
-    upload(created.json_body["upload"], data)
-    return str(created.json_body["job"]["id"])
-
-
-def run_until_settled(api: Api, pump: Pump, job_id: str, rounds: int = 12) -> dict[str, Any]:
-    """Drains the queues; when the job stalls (its continuation was lost), lets the
-    sweeper rescue it, as its schedule would. Returns the job once nothing is left."""
-    for _ in range(rounds):
-        pump.drain()
-        job = api.job(job_id)
-        if job["status"] in FINAL and Job.get(job_id).checkpoint.phase != Phase.DISCARD:
-            return job
-        sweeper.sweep(runtime.services(), later())
-    raise AssertionError(f"job {job_id} never settled: {api.job(job_id)}")
-
-
-def stored_line_numbers(job_id: str, lote_id: str = "ICBCVC2404") -> list[int]:
-    return [int(line.line_no) for line in Line.query(generation_key("acme", lote_id, job_id))]
-
-
-def lose_messages(queue_url: str) -> int:
-    """Deletes whatever is waiting in a queue, as a lost message would be."""
-    sqs = boto3.client("sqs")
-    lost = 0
-    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-        for message in batch:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            lost += 1
-    return lost
-
-
-def small_budget_pump(aws: QueueUrls) -> Pump:
-    # About one chunk per invocation: every chunk boundary is also an invocation boundary.
-    return make_pump(aws, budget_ms=350)
-
 
 FAULT_POINTS = [
     ("after the S3 read", "after-call.s3.GetObject", [1, 2, 4]),
     ("after a batch write", "after-call.dynamodb.BatchWriteItem", [1, 3, 8, 15, 20]),
     ("after a checkpoint update", "after-call.dynamodb.UpdateItem", [2, 3, 4, 5, 7, 9]),
-    ("after sending the continuation", "after-call.sqs.SendMessage", [1, 2, 3]),
+    # The 1st SendMessage is the upload handler's first work message; then continuations.
+    ("after sending a work message", "after-call.sqs.SendMessage", [1, 2, 3, 4]),
+    ("before sending a work message", "before-call.sqs.SendMessage", [1, 2, 3]),
     ("before the commit transaction", "before-call.dynamodb.TransactWriteItems", [1]),
     ("after the commit transaction", "after-call.dynamodb.TransactWriteItems", [1]),
 ]
@@ -170,7 +135,7 @@ CANCEL_POINTS = [
     ("after the S3 read", "after-call.s3.GetObject", [1, 2, 4]),
     ("after a batch write", "after-call.dynamodb.BatchWriteItem", [1, 6, 13]),
     ("after a checkpoint update", "after-call.dynamodb.UpdateItem", [2, 3, 5, 7]),
-    ("after sending the continuation", "after-call.sqs.SendMessage", [1, 2]),
+    ("after sending a work message", "after-call.sqs.SendMessage", [1, 2, 3]),
 ]
 
 
@@ -303,7 +268,7 @@ def test_a_job_that_keeps_losing_its_worker_fails_out_of_attempts(api: Api, aws:
     job = api.job(job_id)
     assert job["status"] == "FAILED"
     assert job["error"]["code"] == "WORKER_LOST"
-    assert "reintentarla" in job["message"]
+    assert "reintentarlo" in job["message"]
 
 
 def test_an_upload_that_never_arrives_fails_when_the_window_closes(api: Api) -> None:
@@ -322,11 +287,26 @@ def test_an_upload_that_never_arrives_fails_when_the_window_closes(api: Api) -> 
     assert api.get("/api/jobs?status=active").json_body["jobs"] == []
 
 
-def test_the_sweeper_runs_as_a_scheduled_handler(api: Api) -> None:
+def test_the_sweeper_runs_as_a_scheduled_handler(
+    api: Api, aws: QueueUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from chalice.test import Client
 
+    # GIVEN an import whose continuation was lost, and a sweeper that counts any
+    # silence as stale (the handler reads the real clock)
+    pump = small_budget_pump(aws)
+    job_id = start_import(api, generate_bytes(LINES, seed=39))
+    pump.drain(only="dkt-jobs-uploads")
+    pump.poll_once(only="dkt-jobs-work")
+    assert lose_messages(aws.work) == 1
+    monkeypatch.setenv("STALE_AFTER_S", "0")
+    runtime.reset()
+    # WHEN EventBridge invokes the scheduled handler
     with Client(app_module.app) as client:
         event = client.events.generate_cw_event(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
         )
         client.lambda_.invoke("sweep_jobs", event)
+    # THEN the job was re-enqueued, and completes
+    pump.drain()
+    assert api.job(job_id)["status"] == "COMPLETED"

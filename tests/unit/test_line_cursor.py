@@ -15,7 +15,7 @@ class BytesStore:
         self.data = data
         self.reads: list[tuple[int, int]] = []
 
-    def read_range(self, key: str, start: int, end: int) -> bytes:
+    def read_range(self, key: str, start: int, end: int, etag: str | None = None) -> bytes:
         self.reads.append((start, end))
         return self.data[start:end]
 
