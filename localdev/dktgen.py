@@ -11,7 +11,6 @@ Run as `python -m localdev.dktgen out.dkt --lines 18000` to write a file.
 
 from __future__ import annotations
 
-import argparse
 import io
 import random
 from collections.abc import Iterator
@@ -345,29 +344,3 @@ def _ddmmyy(value: date | None) -> str:
     if not 2000 <= value.year <= 2099:
         raise ValueError(f"{value} cannot be written as DDMMYY (20YY)")
     return f"{value.day:02d}{value.month:02d}{value.year % 100:02d}"
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write a synthetic DKT file.")
-    parser.add_argument("out", help="file to write")
-    parser.add_argument("--lines", type=int, default=18_000)
-    parser.add_argument("--layout", choices=[item.value for item in Layout], default=None)
-    parser.add_argument("--encoding", choices=["cp1252", "utf-8"], default="cp1252")
-    parser.add_argument("--crlf", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--periodo", default="2404")
-    args = parser.parse_args(argv)
-    with open(args.out, "wb") as out:
-        write_dkt(
-            out,
-            args.lines,
-            layout=Layout(args.layout) if args.layout else None,
-            encoding=args.encoding,
-            newline="\r\n" if args.crlf else "\n",
-            seed=args.seed,
-            periodo=args.periodo,
-        )
-
-
-if __name__ == "__main__":
-    main()

@@ -5,24 +5,16 @@ Playwright drives Debian's /usr/bin/chromium: it never downloads a browser.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
-from environment import TEST_ENV
+from local_stack import running_stack
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from localdev.dktgen import generate_bytes
 from localdev.tokens import issue_local_token
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -36,58 +28,10 @@ CHROMIUM_ARGS = [
 WORKER_BUDGET_MS = 8000
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def clean_env() -> dict[str, str]:
-    """The user's environment, without what the test session set for moto in-process."""
-    return {k: v for k, v in os.environ.items() if k not in TEST_ENV}
-
-
-def _drain(stream: IO[str]) -> None:
-    for _line in stream:
-        pass
-
-
 @pytest.fixture(scope="module")
 def stack_url() -> Iterator[str]:
-    api_port, aws_port = free_port(), free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "localdev.stack",
-            "--api-port",
-            str(api_port),
-            "--aws-port",
-            str(aws_port),
-            "--budget-ms",
-            str(WORKER_BUDGET_MS),
-        ],
-        cwd=ROOT,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    banner = []
-    for line in process.stdout:
-        banner.append(line)
-        if "Ctrl-C to stop" in line or time.monotonic() > deadline:
-            break
-    assert any(f"http://127.0.0.1:{api_port}" in line for line in banner), "".join(banner)
-    # Keep reading what the stack prints, so a full pipe can never block it.
-    threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{api_port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with running_stack(WORKER_BUDGET_MS) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

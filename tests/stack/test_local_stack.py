@@ -3,71 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from environment import TEST_ENV
+from local_stack import ROOT, clean_env, running_stack
 
 from localdev.tokens import issue_local_token
 
-ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "localdev.cli"]
 
 pytestmark = pytest.mark.stack
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def clean_env() -> dict[str, str]:
-    """The user's environment, without what the test session set for moto in-process."""
-    return {k: v for k, v in os.environ.items() if k not in TEST_ENV}
-
-
 @pytest.fixture(scope="module")
 def stack_url() -> Iterator[str]:
-    api_port, aws_port = free_port(), free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "localdev.stack",
-            "--api-port",
-            str(api_port),
-            "--aws-port",
-            str(aws_port),
-            "--budget-ms",
-            "3000",
-        ],
-        cwd=ROOT,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    banner = []
-    for line in process.stdout:
-        banner.append(line)
-        if "Ctrl-C to stop" in line or time.monotonic() > deadline:
-            break
-    assert any(f"http://127.0.0.1:{api_port}" in line for line in banner), "".join(banner)
-    try:
-        yield f"http://127.0.0.1:{api_port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with running_stack(budget_ms=3000) as url:
+        yield url
 
 
 def test_cli_imports_an_18000_line_file_with_a_progress_bar(stack_url: str, tmp_path: Path) -> None:

@@ -1,0 +1,65 @@
+"""The local stack as `make run` starts it, in a subprocess, for tests that use it whole."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from environment import TEST_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env() -> dict[str, str]:
+    """The user's environment, without what the test session set for moto in-process."""
+    return {k: v for k, v in os.environ.items() if k not in TEST_ENV}
+
+
+def _drain(stream: IO[str]) -> None:
+    for _line in stream:
+        pass
+
+
+@contextmanager
+def running_stack(budget_ms: int) -> Iterator[str]:
+    """Starts `python -m localdev.stack` on free ports; yields the API's URL."""
+    api_port, aws_port = free_port(), free_port()
+    command = [sys.executable, "-m", "localdev.stack", "--api-port", str(api_port)]
+    command += ["--aws-port", str(aws_port), "--budget-ms", str(budget_ms)]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    banner = []
+    for line in process.stdout:
+        banner.append(line)
+        if "Ctrl-C to stop" in line or time.monotonic() > deadline:
+            break
+    assert any(f"http://127.0.0.1:{api_port}" in line for line in banner), "".join(banner)
+    # Keep reading what the stack prints, so a full pipe can never block it.
+    threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{api_port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
