@@ -1,0 +1,171 @@
+// The history (the user's jobs, newest first, with Ver errores and Reintentar) and the dialog
+// with a job's error report.
+
+import { api, isSignedOut } from "./api.js";
+import { $, el } from "./dom.js";
+import { formatDate, formatNumber } from "./format.js";
+import { durationText, hasErrorReport, isRetryable, jobTitle, statusLabel } from "./jobs.js";
+import { showNotice } from "./notices.js";
+import { state } from "./state.js";
+
+const MAX_KEPT_ERRORS = 1000; // the API keeps the first 1,000 line errors of a job
+
+const hooks = { onRetry: async () => {} };
+
+/** What Reintentar does: follow.js retries the job and follows it (app.js wires it). */
+export function configureHistory({ onRetry }) {
+  hooks.onRetry = onRetry;
+}
+
+export async function loadHistory(cursor = null) {
+  const query = new URLSearchParams({ limit: "50" });
+  if (cursor) query.set("cursor", cursor);
+  const page = await api(`api/jobs?${query}`);
+  const body = $("history-body");
+  if (!cursor) body.replaceChildren();
+  for (const job of page.jobs) body.append(historyRow(job));
+  state.historyCursor = page.nextCursor ?? null;
+  $("history-more").hidden = !state.historyCursor;
+  const empty = body.children.length === 0;
+  $("history").hidden = empty;
+  $("history-empty").hidden = !empty;
+}
+
+/** Ver más: the next page of the history. */
+export async function loadMoreHistory() {
+  const button = $("history-more");
+  button.disabled = true;
+  try {
+    await loadHistory(state.historyCursor);
+  } catch (error) {
+    if (isSignedOut(error)) return;
+    showNotice({ title: "No se pudo cargar el historial", detail: error.message, kind: "error" });
+  } finally {
+    button.disabled = false;
+  }
+}
+
+export function clearHistory() {
+  $("history-body").replaceChildren();
+  $("history").hidden = true;
+  $("history-more").hidden = true;
+}
+
+/** Shows a followed job's news in its history row, if the row is on the page. */
+export function refreshHistoryRow(job) {
+  document
+    .querySelector(`#history-body tr[data-job-id="${CSS.escape(job.id)}"]`)
+    ?.replaceWith(historyRow(job));
+}
+
+function smallButton(text) {
+  return el("button", { type: "button", className: "secondary small", textContent: text });
+}
+
+function statusBadge(job) {
+  const className = `badge status-${job.status.toLowerCase()}`;
+  return el("span", { className, textContent: statusLabel(job) });
+}
+
+function historyRow(job) {
+  const p = job.parameters ?? {};
+  const fileCell = el("td", {});
+  fileCell.append(
+    job.type === "LOTE_DELETE"
+      ? el("span", { textContent: "Eliminación de lote" })
+      : el("span", { className: "filename", textContent: p.filename ?? "—" }),
+  );
+  if (job.status === "FAILED" && job.error?.message) {
+    fileCell.append(el("span", { className: "sub", textContent: job.error.message }));
+  }
+  const loteCell = el("td", {}, job.loteId ?? "—");
+  if (job.loteDeleted) {
+    loteCell.append(" ", el("span", { className: "badge mark", textContent: "lote eliminado" }));
+  }
+  const actions = el("div", { className: "row-actions" });
+  if (hasErrorReport(job)) {
+    const show = smallButton("Ver errores");
+    show.addEventListener("click", () => openErrors(job));
+    actions.append(show);
+  }
+  if (isRetryable(job)) {
+    const retry = smallButton("Reintentar");
+    retry.addEventListener("click", () => {
+      retry.disabled = true;
+      hooks.onRetry(job.id).finally(() => (retry.disabled = false));
+    });
+    actions.append(retry);
+  }
+  const lines =
+    job.totalItems == null
+      ? "—"
+      : `${formatNumber(job.processedItems)} de ${formatNumber(job.totalItems)}`;
+  return el(
+    "tr",
+    { dataset: { jobId: job.id, status: job.status } },
+    el("td", {}, statusBadge(job)),
+    fileCell,
+    el("td", { textContent: p.codigoTarjeta ?? "—" }),
+    loteCell,
+    el("td", { className: "num", textContent: lines }),
+    el("td", { className: "num", textContent: durationText(job) }),
+    el("td", { className: "date", textContent: formatDate(job.createdAt) }),
+    el("td", {}, actions),
+  );
+}
+
+// --- the error report ------------------------------------------------------------------------
+
+export async function openErrors(job) {
+  const dialog = $("errors-dialog");
+  state.errorsJob = job;
+  state.errorsCursor = null;
+  $("errors-title").textContent = `Errores: ${jobTitle(job)}`;
+  $("errors-reason").textContent = job.error?.message ?? "";
+  $("errors-summary").textContent = "Cargando errores…";
+  $("errors-body").replaceChildren();
+  $("errors-table").hidden = true;
+  $("errors-more").hidden = true;
+  if (!dialog.open) dialog.showModal();
+  await loadErrors();
+}
+
+export async function loadErrors() {
+  const job = state.errorsJob;
+  const query = new URLSearchParams({ limit: "100" });
+  if (state.errorsCursor) query.set("cursor", state.errorsCursor);
+  try {
+    const report = await api(`api/jobs/${encodeURIComponent(job.id)}/errors?${query}`);
+    if (state.errorsJob !== job) return;
+    const count = `${formatNumber(report.total)} ${report.total === 1 ? "línea" : "líneas"}`;
+    const kept =
+      report.total > MAX_KEPT_ERRORS
+        ? ` (se guardan las primeras ${formatNumber(MAX_KEPT_ERRORS)})`
+        : "";
+    $("errors-summary").textContent =
+      report.total > 0
+        ? `${count} con errores${kept}:`
+        : "Esta importación no tiene errores por línea.";
+    for (const e of report.errors) {
+      $("errors-body").append(
+        el(
+          "tr",
+          {},
+          el("td", { className: "num", textContent: formatNumber(e.lineNo) }),
+          el("td", { textContent: e.field ?? "—" }),
+          el("td", { className: "value", textContent: e.value ?? "—" }),
+          el("td", { textContent: e.reason }),
+        ),
+      );
+    }
+    $("errors-table").hidden = $("errors-body").children.length === 0;
+    state.errorsCursor = report.nextCursor ?? null;
+    $("errors-more").hidden = !state.errorsCursor;
+  } catch (error) {
+    if (!isSignedOut(error)) $("errors-summary").textContent = error.message;
+  }
+}
+
+export function closeErrors() {
+  if ($("errors-dialog").open) $("errors-dialog").close();
+}

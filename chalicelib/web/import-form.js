@@ -1,0 +1,163 @@
+// The new-import form: checks the card code and the file, creates the job, uploads the file
+// straight to S3 with the presigned POST, then follows the job.
+
+import { api, isSignedOut } from "./api.js";
+import { $ } from "./dom.js";
+import { follow, pollNow } from "./follow.js";
+import { formatMegabytes, formatSize } from "./format.js";
+import { broadcast } from "./notices.js";
+import { state } from "./state.js";
+
+const CODIGO_KEY = "dkt.lastCodigo"; // localStorage: convenience only
+
+function newUuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  const parts = [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20)];
+  return [...parts, hex.slice(20)].join("-");
+}
+
+/** A presigned S3 POST: every policy field first, the file last (S3 ignores fields after it). */
+function uploadToS3(upload, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+    form.append("file", file);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", upload.url);
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener("load", () => {
+      if (xhr.status >= 200 && xhr.status < 300) return resolve();
+      const code = /<Code>([^<]+)<\/Code>/.exec(xhr.responseText || "")?.[1];
+      const reason =
+        code === "EntityTooLarge" ? "el archivo es demasiado grande" : code || xhr.status;
+      reject(new Error(`El almacenamiento rechazó el archivo (${reason}).`));
+    });
+    xhr.addEventListener("error", () =>
+      reject(new Error("No se pudo subir el archivo: revise su conexión e intente nuevamente.")),
+    );
+    xhr.send(form);
+  });
+}
+
+function setImportError(text, field = null) {
+  const box = $("import-error");
+  box.textContent = text ?? "";
+  box.hidden = !text;
+  for (const input of [$("codigo"), $("file")]) input.removeAttribute("aria-invalid");
+  if (field) {
+    field.setAttribute("aria-invalid", "true");
+    field.focus();
+  }
+}
+
+function setImportStatus(text) {
+  $("import-status").textContent = text ?? "";
+}
+
+export async function onImportSubmit(event) {
+  event.preventDefault();
+  setImportError(null);
+  const codigoInput = $("codigo");
+  const codigo = codigoInput.value.trim().toUpperCase();
+  codigoInput.value = codigo;
+  const file = $("file").files[0];
+  const max = state.config.maxFileSize;
+  if (!/^[A-Z0-9]{2,12}$/.test(codigo)) {
+    return setImportError(
+      "El código de tarjeta debe tener de 2 a 12 letras o números, por ejemplo ICBCVC.",
+      codigoInput,
+    );
+  }
+  if (!file) return setImportError("Elija el archivo DKT a importar.", $("file"));
+  if (file.size === 0) return setImportError("El archivo está vacío.", $("file"));
+  if (max && file.size > max) {
+    return setImportError(`El archivo supera el máximo de ${formatMegabytes(max)}.`, $("file"));
+  }
+  const submit = $("import-submit");
+  submit.disabled = true;
+  const session = state.session;
+  try {
+    setImportStatus("Creando la importación…");
+    const created = await api("api/jobs/dkt-import", {
+      method: "POST",
+      headers: { "Idempotency-Key": newUuid() },
+      body: {
+        codigoTarjeta: codigo,
+        filename: file.name,
+        size: file.size,
+        skipInvalidLines: $("skip-invalid").checked,
+        replace: $("replace").checked,
+      },
+    });
+    if (created.upload) {
+      setImportStatus(`Subiendo ${file.name}…`);
+      let shown = 0;
+      try {
+        // In steps of 10 %: the status is a live region, read out on every change.
+        await uploadToS3(created.upload, file, (fraction) => {
+          const step = Math.floor(fraction * 10) * 10;
+          if (step > shown) setImportStatus(`Subiendo ${file.name}… ${(shown = step)} %`);
+        });
+      } catch (error) {
+        // The job would wait for a file that will not come: cancel it now.
+        const cancelPath = `api/jobs/${encodeURIComponent(created.job.id)}/cancel`;
+        api(cancelPath, { method: "POST" }).catch(() => {});
+        throw error;
+      }
+    }
+    if (session !== state.session) return;
+    localStorage.setItem(CODIGO_KEY, codigo);
+    $("file").value = "";
+    showChosenFile();
+    $("skip-invalid").checked = false;
+    $("replace").checked = false;
+    setImportStatus(`${file.name} subido: la importación sigue en segundo plano.`);
+    follow(created.job);
+    broadcast({ type: "started", jobId: created.job.id });
+    state.needHistory = true;
+    pollNow();
+  } catch (error) {
+    if (isSignedOut(error) || session !== state.session) return;
+    setImportStatus(null);
+    setImportError(error.message);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+export function showChosenFile() {
+  const file = $("file").files[0];
+  const label = $("file-name");
+  label.textContent = file ? `${file.name} (${formatSize(file.size)})` : "Ningún archivo elegido";
+  label.classList.toggle("chosen", Boolean(file));
+}
+
+export function onCodigoInput(event) {
+  const input = event.target;
+  const at = input.selectionStart;
+  input.value = input.value.toUpperCase();
+  input.setSelectionRange(at, at);
+}
+
+/** The maximum file size, under the file field. */
+export function showFileLimit() {
+  if (state.config.maxFileSize) {
+    $("file-hint").textContent = `Hasta ${formatMegabytes(state.config.maxFileSize)}.`;
+  }
+}
+
+/** A new session starts with the card code used last on this browser. */
+export function restoreCodigo() {
+  $("codigo").value = localStorage.getItem(CODIGO_KEY) ?? "";
+}
+
+export function resetImportForm() {
+  setImportStatus(null);
+  setImportError(null);
+}

@@ -1,0 +1,43 @@
+// What a job of the API means for the page: whether it is over, and the texts that describe it.
+
+import { formatDuration, formatNumber } from "./format.js";
+
+export const FINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
+const STATUS_LABELS = {
+  QUEUED: "En cola",
+  PROCESSING: "Procesando",
+  COMPLETED: "Completada",
+  FAILED: "Con error",
+  CANCELLED: "Cancelada",
+};
+
+export function statusLabel(job) {
+  if (job.status === "PROCESSING" && job.cancelRequested) return "Cancelando…";
+  return STATUS_LABELS[job.status] ?? job.status;
+}
+
+export function jobTitle(job) {
+  if (job.type === "LOTE_DELETE") return `Eliminación de lote ${job.loteId ?? ""}`.trim();
+  const p = job.parameters ?? {};
+  const name = p.filename ?? job.id;
+  return p.codigoTarjeta ? `${name} · ${p.codigoTarjeta}` : name;
+}
+
+export function hasErrorReport(job) {
+  return FINAL.has(job.status) && (job.status === "FAILED" || job.errorCount > 0);
+}
+
+export function isRetryable(job) {
+  return job.status === "FAILED" || job.status === "CANCELLED";
+}
+
+export function linesText(job) {
+  if (job.totalItems == null) return FINAL.has(job.status) ? "—" : "Contando líneas…";
+  return `${formatNumber(job.processedItems)} de ${formatNumber(job.totalItems)} líneas`;
+}
+
+export function durationText(job) {
+  if (!job.startedAt) return "—";
+  if (!job.completedAt) return FINAL.has(job.status) ? "—" : "en curso";
+  return formatDuration(Date.parse(job.completedAt) - Date.parse(job.startedAt));
+}
