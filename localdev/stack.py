@@ -47,9 +47,9 @@ class Stack:
     def stop(self) -> None:
         self._stop.set()
         self._http.shutdown()  # type: ignore[attr-defined]
-        for thread in self._threads:
-            thread.join(timeout=5)
         self._moto.stop()
+        # No join: the pump may be in the middle of a worker invocation, and its thread,
+        # like the others, is a daemon that ends with the process.
 
 
 class PortInUse(SystemExit):

@@ -62,4 +62,8 @@ def running_stack(budget_ms: int) -> Iterator[str]:
         yield f"http://127.0.0.1:{api_port}"
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
