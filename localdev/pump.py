@@ -61,12 +61,15 @@ class Pump:
         budget_ms: int,
         region: str,
         on_invocation: Callable[[Invocation], None] | None = None,
+        clock: Any = None,
     ) -> None:
         self._sqs = sqs
         self.routes = routes
         self._budget_ms = budget_ms
         self._region = region
         self._on_invocation = on_invocation
+        # The Lambda context's time source (anything with .time()); the wall clock if None.
+        self._clock = clock
         self.stats = PumpStats()
 
     def poll_once(self, wait_s: int = 0, only: str | None = None) -> int:
@@ -110,7 +113,9 @@ class Pump:
                 time.sleep(1)
 
     def _deliver(self, route: Route, message: dict[str, Any]) -> None:
-        context = LambdaContext(route.function_name, 1024, max_runtime_ms=self._budget_ms)
+        context = LambdaContext(
+            route.function_name, 1024, max_runtime_ms=self._budget_ms, time_source=self._clock
+        )
         event = {"Records": [self._record(route, message)]}
         error: str | None = None
         try:

@@ -40,11 +40,31 @@ def deletes_lines(params: dict[str, Any]) -> bool:
     return any("DeleteRequest" in request for request in requests)
 
 
+class AwsTime:
+    """A Lambda clock in which time passes only through AWS calls, `per_call` seconds each.
+
+    The worker's time budget is then tested against a fixed cost model instead of this
+    machine's load: the same run gives the same chunks and continuations every time, and a
+    worker that ignored its budget would still overrun it, since its calls keep the clock
+    moving."""
+
+    def __init__(self, per_call: float) -> None:
+        self.now = 0.0
+        self.per_call = per_call
+
+    def time(self) -> float:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += self.per_call
+
+
 @dataclass
 class FaultInjector:
     """Counts AWS calls by event and runs armed actions at chosen ones."""
 
     triggers: list[Trigger] = field(default_factory=list)
+    clocks: list[AwsTime] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     line_puts: int = 0  # lines written to the lines table, counted from the requests
 
@@ -85,6 +105,9 @@ class FaultInjector:
         self._fire(event_name, params)
 
     def _call(self, event_name: str, **_: Any) -> None:
+        if event_name.startswith("after-call"):
+            for clock in self.clocks:
+                clock.tick()
         self._fire(event_name, {})
 
     def _fire(self, event_name: str, params: dict[str, Any]) -> None:

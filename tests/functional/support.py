@@ -77,13 +77,15 @@ def upload(presigned: dict[str, Any], data: bytes) -> None:
     assert response.status_code in (200, 201, 204), response.text
 
 
-def make_pump(urls: QueueUrls, budget_ms: int = 60_000, on_invocation: Any = None) -> Pump:
+def make_pump(
+    urls: QueueUrls, budget_ms: int = 60_000, on_invocation: Any = None, clock: Any = None
+) -> Pump:
     routes = [
         Route("dkt-jobs-uploads", urls.uploads, app_module.handle_upload, "handle_upload"),
         Route("dkt-jobs-work", urls.work, app_module.process_work, "process_work"),
         Route("dkt-jobs-work-dlq", urls.work_dlq, app_module.handle_dead_letter, "dead_letter"),
     ]
-    return Pump(boto3.client("sqs"), routes, budget_ms, "us-east-1", on_invocation)
+    return Pump(boto3.client("sqs"), routes, budget_ms, "us-east-1", on_invocation, clock)
 
 
 def import_file(api: Api, pump: Pump, data: bytes, **fields: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from faults import AwsTime, FaultInjector
 from support import Api, import_file, make_pump, upload
 
 from chalicelib.models import Line, generation_key
@@ -17,16 +18,19 @@ def stored_lines(job: dict[str, Any], tenant: str = "acme") -> int:
 
 
 def test_18000_line_file_completes_over_many_budgeted_invocations(api: Api, aws: QueueUrls) -> None:
-    # GIVEN an ordinary 18,000-line statement and a worker with a 1.2 s budget
+    # GIVEN an ordinary 18,000-line statement and a worker with a 1.2 s budget, in which
+    # every AWS call takes 20 ms (a fixed cost model, whatever this machine's load)
     data = generate_bytes(18_000, seed=7)
     polls: list[dict[str, Any]] = []
     created = api.create_import(size=len(data))
     job_id = created.json_body["job"]["id"]
+    clock = AwsTime(per_call=0.020)
+    FaultInjector(clocks=[clock]).install()
 
     def poll(_: Invocation) -> None:
         polls.append(api.job(job_id))
 
-    pump = make_pump(aws, budget_ms=1_200, on_invocation=poll)
+    pump = make_pump(aws, budget_ms=1_200, on_invocation=poll, clock=clock)
 
     # WHEN the browser uploads it and the queues drain
     upload(created.json_body["upload"], data)
@@ -45,7 +49,7 @@ def test_18000_line_file_completes_over_many_budgeted_invocations(api: Api, aws:
     assert len(set(progress)) > 5
     # ... it took many continuations, none of which overran its budget
     work = stats.on("dkt-jobs-work")
-    assert len(work) >= 4
+    assert len(work) >= 10
     assert all(call.error is None for call in work)
     assert all(call.remaining_ms_at_end > 0 for call in work)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from faults import AwsTime, FaultInjector
 from support import Api, import_file, make_pump, token_for, upload
 
 from chalicelib.models import Line, Lote, generation_key
@@ -68,8 +69,10 @@ def test_lotes_belong_to_the_tenant(api: Api, pump: Pump) -> None:
 
 
 def test_deleting_a_lote_is_a_job_that_removes_every_line(api: Api, aws: QueueUrls) -> None:
-    # GIVEN a committed lote of 700 lines
-    pump = make_pump(aws, budget_ms=350)
+    # GIVEN a committed lote of 700 lines, and workers whose AWS calls take 20 ms each
+    clock = AwsTime(per_call=0.020)
+    FaultInjector(clocks=[clock]).install()
+    pump = make_pump(aws, budget_ms=350, clock=clock)
     imported = import_file(api, pump, generate_bytes(700, seed=44))
     # WHEN the user deletes it
     response = api.delete("/api/lotes/ICBCVC2404")
