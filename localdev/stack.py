@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -183,13 +184,18 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Try: .venv/bin/dkt-jobs import FILE --tarjeta ICBCVC --follow --api {stack.api_url}")
     print("Ctrl-C to stop.", flush=True)
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: done.set())
     try:
         done.wait()
-    except KeyboardInterrupt:
-        pass
     finally:
-        stack.stop()
+        # Shut down cleanly if that is quick; either way exit: a stuck emulator thread
+        # must never keep an old stack holding its ports.
+        stopper = threading.Thread(target=stack.stop, daemon=True)
+        stopper.start()
+        stopper.join(timeout=5)
+        sys.stdout.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":
