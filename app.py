@@ -11,22 +11,11 @@ from typing import Any
 from chalice import Chalice, CognitoUserPoolAuthorizer, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib import (
-    control,
-    imports,
-    job_views,
-    jobs,
-    line_errors,
-    lotes,
-    processing,
-    rules_store,
-    runtime,
-    sweeper,
-    web,
-)
-from chalicelib.auth import Identity, authenticate
-from chalicelib.clock import utcnow
-from chalicelib.errors import (
+from chalicelib import runtime
+from chalicelib.adapters.auth import Identity, authenticate
+from chalicelib.api import control, imports, job_views, web
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import (
     DomainError,
     FileTooLarge,
     IdempotencyConflict,
@@ -39,8 +28,11 @@ from chalicelib.errors import (
     TooManyActiveJobs,
     Unauthenticated,
 )
-from chalicelib.messaging import MalformedMessage, WorkMessage
-from chalicelib.observability import logger, middleware
+from chalicelib.core.observability import logger, middleware
+from chalicelib.engine import lifecycle, runner, sweeper
+from chalicelib.engine.messaging import MalformedMessage, WorkMessage
+from chalicelib.jobtypes import dkt_upload
+from chalicelib.stores import line_errors, lotes, rule_sets
 
 # Queue names are fixed when the app is packaged; infra/ creates queues with these names.
 UPLOAD_QUEUE = os.environ.get("UPLOAD_QUEUE_NAME", "dkt-jobs-uploads")
@@ -249,33 +241,33 @@ def delete_lote(identity: Identity, lote_id: str) -> Response:
 
 @api("/api/rules")
 def get_rules(identity: Identity) -> dict[str, Any]:
-    return rules_store.get_current(identity)
+    return rule_sets.get_current(identity)
 
 
 @api("/api/rules", methods=("PUT",))
 def put_rules(identity: Identity) -> dict[str, Any]:
-    return rules_store.replace_rules(identity, _json_body())
+    return rule_sets.replace_rules(identity, _json_body())
 
 
 @api("/api/rules/test", methods=("POST",))
 def try_rules(identity: Identity) -> dict[str, Any]:
     key = runtime.services().settings.card_hash_key
-    return rules_store.try_rules(identity, _json_body(), key)
+    return rule_sets.try_rules(identity, _json_body(), key)
 
 
 @api("/api/rules/lookups/{name}")
 def get_lookup(identity: Identity, name: str) -> dict[str, Any]:
-    return rules_store.get_lookup(identity, name)
+    return rule_sets.get_lookup(identity, name)
 
 
 @api("/api/rules/lookups/{name}", methods=("PUT",))
 def put_lookup(identity: Identity, name: str) -> dict[str, Any]:
-    return rules_store.put_lookup(identity, name, _json_body())
+    return rule_sets.put_lookup(identity, name, _json_body())
 
 
 @api("/api/rules/lookups/{name}", methods=("DELETE",))
 def delete_lookup(identity: Identity, name: str) -> dict[str, Any]:
-    return rules_store.delete_lookup(identity, name)
+    return rule_sets.delete_lookup(identity, name)
 
 
 # --- event handlers ---------------------------------------------------------------------------
@@ -286,7 +278,7 @@ def handle_upload(event: SQSEvent) -> None:
     """S3 ObjectCreated notifications (routed through SQS): start the upload's job."""
     services = runtime.services()
     for record in event:
-        queued = imports.handle_s3_notification(record.body, services)
+        queued = dkt_upload.handle_s3_notification(record.body, services)
         logger.info("upload notification", extra={"queued_jobs": queued})
 
 
@@ -301,13 +293,11 @@ def process_work(event: SQSEvent) -> None:
             logger.warning("dropping a message that is not a work message")
             continue
         try:
-            report = processing.handle(
-                message, services, event.context.get_remaining_time_in_millis
-            )
+            report = runner.handle(message, services, event.context.get_remaining_time_in_millis)
         except Exception as exc:
             # Raised on purpose: SQS redelivers, and past maxReceiveCount dead-letters it.
             logger.exception("work message failed; SQS will redeliver it")
-            jobs.note_delivery_error(message.job_id, f"{type(exc).__name__}: {exc}")
+            lifecycle.note_delivery_error(message.job_id, f"{type(exc).__name__}: {exc}")
             raise
         logger.info("work message handled", extra={"report": report.__dict__})
 
@@ -320,7 +310,7 @@ def handle_dead_letter(event: SQSEvent) -> None:
             message = WorkMessage.from_json(record.body)
         except MalformedMessage:
             continue
-        failed = processing.fail_dead_letter(message)
+        failed = runner.fail_dead_letter(message)
         logger.warning("dead-lettered work message", extra={"job_failed": failed})
 
 

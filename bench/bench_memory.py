@@ -46,22 +46,25 @@ def worker(endpoint: str, job_id: str) -> None:
     os.environ.update(_environment(endpoint))
     import tracemalloc
 
-    from chalicelib import aws, jobs, processing, rules_store, runtime
+    from chalicelib import runtime
+    from chalicelib.adapters import aws
+    from chalicelib.engine import lifecycle, runner
+    from chalicelib.stores import rule_sets
 
     services = runtime.services()
-    job = jobs.get(job_id)
+    job = lifecycle.get(job_id)
     assert job is not None and job.upload_key
     # Warm up every client first: loading botocore's service models is a one-off cost
     # of a cold Lambda, whatever the file.
     services.store.head(job.upload_key)
     aws.sqs_client().get_queue_attributes(QueueUrl=services.settings.work_queue_url)
-    rules_store.current_version(job.tenant_id)
+    rule_sets.current_version(job.tenant_id)
     tracemalloc.start()
     floor, heap_floor = _rss_kib(), tracemalloc.get_traced_memory()[0]
-    report = processing.handle(jobs.message_for(job), services, lambda: 10**9)
+    report = runner.handle(lifecycle.message_for(job), services, lambda: 10**9)
     heap_peak = tracemalloc.get_traced_memory()[1]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    final = jobs.get(job_id)
+    final = lifecycle.get(job_id)
     assert final is not None and final.status == "COMPLETED", final and final.message
     print(
         json.dumps(
@@ -78,9 +81,10 @@ def worker(endpoint: str, job_id: str) -> None:
 def prepare(endpoint: str, lines: int) -> str:
     """Parent: resources, an accepted upload of `lines` lines; returns the job id."""
     from chalicelib import runtime
-    from chalicelib.auth import Identity
-    from chalicelib.imports import CreateImportRequest, accept_upload, create_import
-    from chalicelib.jobs import get
+    from chalicelib.adapters.auth import Identity
+    from chalicelib.api.imports import CreateImportRequest, create_import
+    from chalicelib.engine.lifecycle import get
+    from chalicelib.jobtypes.dkt_upload import accept_upload
     from localdev.dktgen import generate_bytes
 
     services = runtime.services()
@@ -108,7 +112,7 @@ def main() -> int:
         time.sleep(2)
         os.environ.update(_environment(endpoint))
         from chalicelib import runtime
-        from chalicelib.config import get_settings
+        from chalicelib.core.settings import get_settings
         from localdev.resources import create_resources
 
         create_resources(get_settings())

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from bench.rulesets import LOOKUPS, TWENTY_RULES
 from chalicelib import dkt
-from chalicelib.rules import RuleSet
+from chalicelib.dkt.rules import RuleSet
 from localdev.dktgen import generate_bytes
 
 LINES = 50_000

@@ -11,17 +11,17 @@ import functools
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from chalicelib import aws
+from chalicelib.adapters import aws
+from chalicelib.adapters.events import EventPublisher
+from chalicelib.adapters.queue import WorkQueue
+from chalicelib.adapters.services import Services
+from chalicelib.adapters.storage import UploadStore
+from chalicelib.core.models import bind_models
+from chalicelib.core.settings import Settings, get_settings
 
 # Imported for their effect: each registers its job type's runner.
-from chalicelib import dkt_import as _dkt_import  # noqa: F401
-from chalicelib import lote_delete as _lote_delete  # noqa: F401
-from chalicelib.config import Settings, get_settings
-from chalicelib.messaging import WorkQueue
-from chalicelib.models import bind_models
-from chalicelib.notifications import EventPublisher
-from chalicelib.processing import Services
-from chalicelib.storage import UploadStore
+from chalicelib.jobtypes import dkt_import as _dkt_import  # noqa: F401
+from chalicelib.jobtypes import lote_delete as _lote_delete  # noqa: F401
 
 
 @functools.cache

@@ -13,8 +13,8 @@ from typing import Any
 
 import boto3
 
-from chalicelib.config import Settings
-from chalicelib.models import bind_models, create_tables
+from chalicelib.core.models import bind_models, create_tables
+from chalicelib.core.settings import Settings
 
 UPLOAD_QUEUE = "dkt-jobs-uploads"
 WORK_QUEUE = "dkt-jobs-work"

@@ -113,7 +113,7 @@ def start(api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 1
 
     import app as app_module
     from chalicelib import runtime
-    from chalicelib.config import get_settings
+    from chalicelib.core.settings import get_settings
     from localdev.pump import Pump, Route
     from localdev.resources import create_resources
 
@@ -155,8 +155,9 @@ def start(api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 1
 
 def _sweep_every(interval_s: float, stop: threading.Event) -> None:
     """The EventBridge schedule of the deployed app, as a thread."""
-    from chalicelib import runtime, sweeper
-    from chalicelib.clock import utcnow
+    from chalicelib import runtime
+    from chalicelib.core.clock import utcnow
+    from chalicelib.engine import sweeper
 
     while not stop.wait(interval_s):
         try:

@@ -6,7 +6,7 @@ import time
 
 import jwt
 
-from chalicelib.auth import LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_TENANT_CLAIM
+from chalicelib.adapters.auth import LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_TENANT_CLAIM
 
 # The local stack's signing key. It signs nothing but tokens for this machine's stack.
 DEV_JWT_SECRET = "dkt-jobs-local-development-secret-not-for-production"

@@ -11,7 +11,7 @@ from support import Api, make_pump, token_for
 
 import app as app_module
 from chalicelib import runtime
-from chalicelib.config import get_settings
+from chalicelib.core.settings import get_settings
 from localdev.pump import Pump
 from localdev.resources import QueueUrls, create_resources
 

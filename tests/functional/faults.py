@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import aws, runtime
-from chalicelib.models import ALL_MODELS
+from chalicelib import runtime
+from chalicelib.adapters import aws
+from chalicelib.core.models import ALL_MODELS
 
 LINES_TABLE = "test-lines"
 

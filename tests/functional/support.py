@@ -12,9 +12,10 @@ import requests
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import runtime, sweeper
-from chalicelib.clock import utcnow
-from chalicelib.models import Job, Line, Phase, generation_key
+from chalicelib import runtime
+from chalicelib.core.clock import utcnow
+from chalicelib.core.models import Job, Line, Phase, generation_key
+from chalicelib.engine import sweeper
 from localdev.pump import Pump, Route
 from localdev.resources import QueueUrls
 from localdev.tokens import issue_local_token

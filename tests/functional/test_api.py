@@ -10,7 +10,7 @@ import jwt
 import pytest
 from support import TEST_SECRET, Api, token_for
 
-from chalicelib.auth import LOCAL_AUDIENCE, LOCAL_ISSUER
+from chalicelib.adapters.auth import LOCAL_AUDIENCE, LOCAL_ISSUER
 from localdev.tokens import issue_local_token
 
 MAX_FILE_SIZE = 50 * 1024 * 1024

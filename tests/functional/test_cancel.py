@@ -8,9 +8,10 @@ from typing import Any
 import boto3
 from support import Api, import_file, make_pump, upload
 
-from chalicelib import processing, runtime
-from chalicelib.messaging import WorkMessage
-from chalicelib.models import Line, Lote, generation_key
+from chalicelib import runtime
+from chalicelib.core.models import Line, Lote, generation_key
+from chalicelib.engine import runner
+from chalicelib.engine.messaging import WorkMessage
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 from localdev.resources import QueueUrls
@@ -65,7 +66,7 @@ def test_cancel_during_processing_stops_within_one_chunk(
     # WHEN the user cancels between two import chunks (3 readings per chunk: the 12th
     # ends the 2nd import chunk); the 14th reading is the first after the chunk in flight
     remaining_ms = clock_with({12: user_cancels, 14: count_staged})
-    report = processing.handle(message, runtime.services(), remaining_ms)
+    report = runner.handle(message, runtime.services(), remaining_ms)
 
     # THEN the API said the cancel was requested while still processing
     assert seen["response"]["job"]["status"] == "PROCESSING"

@@ -28,9 +28,10 @@ from support import (
 )
 
 import app as app_module
-from chalicelib import runtime, sweeper
-from chalicelib.clock import utcnow
-from chalicelib.models import Lote
+from chalicelib import runtime
+from chalicelib.core.clock import utcnow
+from chalicelib.core.models import Lote
+from chalicelib.engine import sweeper
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 from localdev.resources import QueueUrls

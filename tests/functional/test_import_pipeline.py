@@ -7,7 +7,7 @@ from typing import Any
 from faults import AwsTime, FaultInjector
 from support import Api, import_file, make_pump, upload
 
-from chalicelib.models import Line, generation_key
+from chalicelib.core.models import Line, generation_key
 from localdev.dktgen import generate_bytes, iter_coupons
 from localdev.pump import Invocation
 from localdev.resources import QueueUrls

@@ -7,7 +7,7 @@ from typing import Any
 from faults import AwsTime, FaultInjector
 from support import Api, import_file, make_pump, token_for, upload
 
-from chalicelib.models import Line, Lote, generation_key
+from chalicelib.core.models import Line, Lote, generation_key
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 from localdev.resources import QueueUrls

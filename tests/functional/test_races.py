@@ -20,10 +20,11 @@ from support import (
     upload,
 )
 
-from chalicelib import jobs, processing, runtime, sweeper
-from chalicelib.errors import Fenced, JobConflict
-from chalicelib.messaging import WorkMessage
-from chalicelib.models import Job, Line, Lote, Phase, generation_key
+from chalicelib import runtime
+from chalicelib.core.errors import Fenced, JobConflict
+from chalicelib.core.models import Job, Line, Lote, Phase, generation_key
+from chalicelib.engine import lifecycle, runner, sweeper
+from chalicelib.engine.messaging import WorkMessage
 from localdev.dktgen import generate_bytes
 from localdev.resources import QueueUrls
 
@@ -55,14 +56,14 @@ def test_a_delivery_that_lost_the_race_at_a_chunk_boundary_stops(api: Api, aws: 
     # GIVEN two copies of the same work message
     job_id, message = first_work_message(api, aws, generate_bytes(LINES, seed=71))
     faults = FaultInjector().install()
-    reports: dict[str, processing.InvocationReport] = {}
+    reports: dict[str, runner.InvocationReport] = {}
 
     def copy_b_runs_two_chunks() -> None:
-        reports["b"] = processing.handle(message, runtime.services(), stop_after(2))
+        reports["b"] = runner.handle(message, runtime.services(), stop_after(2))
 
     # WHEN copy A is in the middle of its 2nd chunk's writes and copy B runs two chunks
     faults.run_at("after-call.dynamodb.BatchWriteItem", 2, copy_b_runs_two_chunks)
-    reports["a"] = processing.handle(message, runtime.services(), lambda: 600_000)
+    reports["a"] = runner.handle(message, runtime.services(), lambda: 600_000)
     # THEN B advanced and handed off; A found the fence moved and stopped without recording
     assert reports["b"].continued
     assert reports["a"].outcome == "dropped: fenced"
@@ -82,11 +83,11 @@ def test_a_duplicate_that_cancels_while_the_original_writes_leaves_nothing_in_th
 
     def user_cancels_and_a_duplicate_discards() -> None:
         api.cancel(job_id)
-        processing.handle(message, runtime.services(), lambda: 600_000)
+        runner.handle(message, runtime.services(), lambda: 600_000)
 
     # WHEN the user cancels and a duplicate delivery discards everything meanwhile
     faults.run_at("after-call.dynamodb.BatchWriteItem", 6, user_cancels_and_a_duplicate_discards)
-    report = processing.handle(message, runtime.services(), lambda: 600_000)
+    report = runner.handle(message, runtime.services(), lambda: 600_000)
     # THEN the original's last writes landed after the discard, and it stopped
     assert report.outcome == "dropped: fenced"
     assert Line.count(generation) > 0
@@ -216,10 +217,10 @@ def test_a_retry_racing_the_sweepers_discard_is_refused(api: Api, aws: QueueUrls
     faults.disarm()
     seen_by_user = Job.get(job_id)
     # the retry window closes: the sweeper starts discarding
-    jobs.rescue(Job.get(job_id), counts=False, phase=Phase.DISCARD)
+    lifecycle.rescue(Job.get(job_id), counts=False, phase=Phase.DISCARD)
 
     with pytest.raises(JobConflict):
-        jobs.prepare_retry(seen_by_user, None)
+        lifecycle.prepare_retry(seen_by_user, None)
     assert Job.get(job_id).status == "FAILED"
 
 
@@ -229,12 +230,12 @@ def test_an_upload_arriving_as_its_window_closes_is_not_expired(api: Api) -> Non
     job_id = created.json_body["job"]["id"]
     seen_by_sweeper = Job.get(job_id)
     upload(created.json_body["upload"], data)
-    from chalicelib.imports import accept_upload
+    from chalicelib.jobtypes.dkt_upload import accept_upload
 
     accept_upload(Job.get(job_id), runtime.services())
 
     with pytest.raises(Fenced):
-        jobs.expire_upload(seen_by_sweeper)
+        lifecycle.expire_upload(seen_by_sweeper)
     assert api.job(job_id)["status"] == "QUEUED"
 
 

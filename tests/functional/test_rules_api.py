@@ -6,8 +6,8 @@ from typing import Any
 
 from support import Api, import_file, make_pump, token_for, upload
 
+from chalicelib.core.models import Line, generation_key
 from chalicelib.dkt import Layout
-from chalicelib.models import Line, generation_key
 from localdev.dktgen import generate_bytes, iter_coupons, render_line
 from localdev.pump import Pump
 from localdev.resources import QueueUrls

@@ -6,7 +6,7 @@ from typing import Any
 
 from support import Api, import_file
 
-from chalicelib.models import Line, Lote, generation_key
+from chalicelib.core.models import Line, Lote, generation_key
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.models import ALL_MODELS
+from chalicelib.core.models import ALL_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 Template = dict[str, Any]

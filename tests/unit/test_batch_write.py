@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.dynamo import BatchWriteExhausted, batch_write, time_limit
+from chalicelib.adapters.dynamo import BatchWriteExhausted, batch_write, time_limit
 
 
 class Item:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.storage import MAX_LINE_BYTES, LineCursor, RawLine
+from chalicelib.adapters.storage import MAX_LINE_BYTES, LineCursor, RawLine
 
 
 class BytesStore:

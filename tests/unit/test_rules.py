@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.rules import (
+from chalicelib.dkt.rules import (
     ActionType,
     Operator,
     Outcome,

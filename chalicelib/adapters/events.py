@@ -1,0 +1,53 @@
+"""Events out: a `JobFinished` event on the EventBridge bus when a job reaches a final state.
+
+Published after the state change is committed, best effort: a worker that dies in
+between loses the event (at most once); the job's own state stays the truth.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.core.models import Job
+from chalicelib.core.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+
+SOURCE = "dkt-jobs"
+DETAIL_TYPE = "JobFinished"
+
+
+class EventPublisher:
+    """The service's EventBridge bus."""
+
+    def __init__(self, client: EventBridgeClient, bus_name: str) -> None:
+        self._events = client
+        self._bus = bus_name
+
+    def job_finished(self, job: Job, status: str, error_code: str | None = None) -> None:
+        detail: dict[str, Any] = {
+            "jobId": job.id,
+            "type": job.type,
+            "status": status,
+            "userId": job.user_id,
+            "tenantId": job.tenant_id,
+            "loteId": job.lote_id,
+            "errorCode": error_code,
+        }
+        try:
+            self._events.put_events(
+                Entries=[
+                    {
+                        "Source": SOURCE,
+                        "DetailType": DETAIL_TYPE,
+                        "Detail": json.dumps(detail),
+                        "EventBusName": self._bus,
+                    }
+                ]
+            )
+        except (BotoCoreError, ClientError):
+            logger.exception("could not publish JobFinished", extra={"job_id": job.id})

@@ -1,0 +1,31 @@
+"""Pure DKT handling: the file's layout, the line parser, and the business-rules engine.
+
+No AWS, no PynamoDB: bytes and dicts in, values out. The parser's public names are
+re-exported here (`from chalicelib import dkt; dkt.parse_line(...)`).
+"""
+
+from chalicelib.dkt.fields import LineError, mask_pan
+from chalicelib.dkt.layout import (
+    RECORD_FIELDS,
+    UTF8_BOM,
+    Encoding,
+    Layout,
+    Moneda,
+    TipoTransaccion,
+    sniff_encoding,
+)
+from chalicelib.dkt.parser import StatementLine, parse_line
+
+__all__ = [
+    "RECORD_FIELDS",
+    "UTF8_BOM",
+    "Encoding",
+    "Layout",
+    "LineError",
+    "Moneda",
+    "StatementLine",
+    "TipoTransaccion",
+    "mask_pan",
+    "parse_line",
+    "sniff_encoding",
+]

@@ -1,0 +1,1 @@
+"""One module per job type: what a chunk of that type does."""

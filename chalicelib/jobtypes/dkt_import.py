@@ -1,0 +1,393 @@
+"""The DKT_IMPORT job type: validate the whole file, stage its lines, commit the lote.
+
+Phases (each chunked and checkpointed by the engine):
+  VALIDATE  count lines, decide the encoding once, read the periodo, report line errors;
+            strict jobs with any invalid line fail here, before anything is written
+  IMPORT    parse, apply the tenant's rules snapshot, write 100 lines under the job's
+            generation; at end of file, commit the lote and complete the job in one
+            transaction
+  DISCARD   (after FAILED or CANCELLED) delete the staged lines, release the lote
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import dkt
+from chalicelib.adapters.auth import Identity
+from chalicelib.adapters.dynamo import (
+    cancellation_codes,
+    is_transient,
+    transaction,
+    transaction_cancelled,
+)
+from chalicelib.adapters.services import Services
+from chalicelib.adapters.storage import LineCursor, RawLine
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import (
+    CancelRequested,
+    Fenced,
+    FileChanged,
+    JobConflict,
+    LoteExists,
+    TransientError,
+)
+from chalicelib.core.models import Job, JobType, Line, Phase, Staged
+from chalicelib.dkt.rules import RuleSet
+from chalicelib.engine import lifecycle
+from chalicelib.engine.runner import Advanced, ChunkOutcome, Failed, Finished, register
+from chalicelib.jobtypes import lote_delete
+from chalicelib.stores import line_errors, lotes, rule_sets
+
+# Share of the progress bar given to validation (parsing only, much faster than importing).
+VALIDATE_SHARE = 10
+ERROR_SAMPLE = 5
+
+TOO_LONG_REASON = "la línea es demasiado larga para ser un registro DKT"
+
+
+def _summary_sample(errors: list[dkt.LineError]) -> list[dict[str, object]]:
+    return [error.to_dict() for error in errors[:ERROR_SAMPLE]]
+
+
+@register(JobType.DKT_IMPORT)
+class DktImportRunner:
+    """One invocation's worth of a DKT import; keeps its read cursor across chunks."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._settings = services.settings
+        self._cursor: LineCursor | None = None
+        self._rules: RuleSet | None = None
+        self._claim_checked = False
+
+    def start_message(self) -> str:
+        return "Validando el archivo..."
+
+    def rules_version(self, job: Job) -> int | None:
+        return rule_sets.current_version(job.tenant_id)
+
+    def run_chunk(self, job: Job) -> ChunkOutcome:
+        phase = job.checkpoint.phase
+        try:
+            if phase == Phase.VALIDATE:
+                return self._validate(job)
+            if phase == Phase.IMPORT:
+                return self._import(job)
+        except FileChanged:
+            return Failed(
+                "FILE_CHANGED",
+                "El archivo fue reemplazado durante la importación; no se guardó nada. "
+                "Cree una importación nueva con el archivo correcto.",
+                staged=Staged.DISCARD,
+            )
+        raise ValueError(f"job {job.id} has no work in phase {phase}")
+
+    def discard_chunk(self, job: Job) -> bool:
+        if lotes.delete_staged_chunk(job, self._settings.chunk_size):
+            return False
+        lotes.release(job)
+        return True
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _lines(self, job: Job, start: int, count: int) -> list[RawLine]:
+        if self._cursor is None or self._cursor.position != start:
+            key = job.upload_key or ""
+            size = int(job.file_size or 0)
+            self._cursor = self._services.store.lines(key, start, size, job.file_etag)
+        return self._cursor.take(count)
+
+    def _at_end(self, job: Job) -> bool:
+        return self._cursor is None or self._cursor.position >= int(job.file_size or 0)
+
+    # --- VALIDATE ----------------------------------------------------------------------------
+
+    def _validate(self, job: Job) -> ChunkOutcome:
+        state = dict(job.checkpoint.state)
+        start = int(job.checkpoint.byte_offset)
+        if start == 0:
+            head = self._services.store.read_range(
+                job.upload_key or "", 0, len(dkt.UTF8_BOM), job.file_etag
+            )
+            if head == dkt.UTF8_BOM:
+                start = len(dkt.UTF8_BOM)
+                state["encoding"] = dkt.Encoding.UTF8.value
+            state["dataStart"] = start
+        line_no = int(job.checkpoint.line_no)
+        strict = not job.parameters.get("skipInvalidLines", False)
+        errors: list[dkt.LineError] = []
+        lines = valid = 0
+        layouts: dict[str, int] = dict(state.get("layouts", {}))
+        encoding = state.get("encoding")
+        periodo = state.get("periodo")
+        for raw in self._lines(job, start, self._settings.validate_chunk_size):
+            line_no += 1
+            if raw.too_long:
+                lines += 1
+                errors.append(dkt.LineError(line_no, None, None, TOO_LONG_REASON))
+                continue
+            if encoding is None:
+                sniffed = dkt.sniff_encoding(raw.data)
+                encoding = sniffed.value if sniffed else None
+            parsed = dkt.parse_line(
+                raw.data, line_no, dkt.Encoding(encoding or "utf-8"), self._settings.card_hash_key
+            )
+            if parsed is None:
+                continue
+            lines += 1
+            if isinstance(parsed, dkt.LineError):
+                errors.append(parsed)
+                continue
+            if periodo is None:
+                periodo = parsed.periodo
+            elif parsed.periodo != periodo:
+                errors.append(
+                    dkt.LineError(
+                        line_no,
+                        "periodo",
+                        parsed.periodo,
+                        f"el periodo {parsed.periodo} no coincide con el del archivo ({periodo})",
+                    )
+                )
+                continue
+            valid += 1
+            layouts[parsed.layout.value] = layouts.get(parsed.layout.value, 0) + 1
+
+        error_count = int(state.get("errors", 0)) + len(errors)
+        reported = int(state.get("reported", 0))
+        room = max(0, self._settings.max_reported_errors - reported)
+        line_errors.store(job, errors[:room])
+        sample = list(state.get("sample", [])) + _summary_sample(errors)
+        state.update(
+            encoding=encoding,
+            periodo=periodo,
+            lines=int(state.get("lines", 0)) + lines,
+            valid=int(state.get("valid", 0)) + valid,
+            errors=error_count,
+            reported=reported + min(room, len(errors)),
+            layouts=layouts,
+            sample=sample[:ERROR_SAMPLE],
+        )
+        if strict and error_count >= self._settings.max_reported_errors:
+            return self._invalid_file(job, state, complete=False)
+        if not self._at_end(job):
+            size = int(job.file_size or 0)
+            position = self._cursor.position if self._cursor else start
+            return Advanced(
+                lifecycle.CheckpointUpdate(Phase.VALIDATE.value, position, line_no, state),
+                lifecycle.Progress(
+                    progress=VALIDATE_SHARE * position // max(size, 1),
+                    processed_items=0,
+                    total_items=None,
+                    message=f"Validando el archivo: {lifecycle.format_count(state['lines'])} "
+                    "líneas leídas.",
+                ),
+            )
+        return self._end_validation(job, state)
+
+    def _invalid_file(self, job: Job, state: dict[str, Any], *, complete: bool) -> Failed:
+        count = int(state["errors"])
+        shown = lifecycle.format_count(count)
+        prefix = "" if complete else "más de "
+        return Failed(
+            code="INVALID_LINES",
+            message=f"El archivo tiene {prefix}{shown} líneas con errores; no se importó "
+            "ninguna. Corrija el archivo o importe omitiendo las líneas inválidas.",
+            details={"lineErrors": count, "sample": state.get("sample", [])},
+            error_count=count,
+        )
+
+    def _end_validation(self, job: Job, state: dict[str, Any]) -> ChunkOutcome:
+        strict = not job.parameters.get("skipInvalidLines", False)
+        total = int(state["lines"])
+        if total == 0:
+            return Failed("EMPTY_FILE", "El archivo está vacío: no tiene registros.")
+        if strict and state["errors"]:
+            return self._invalid_file(job, state, complete=True)
+        if not state["valid"]:
+            return Failed(
+                "NO_VALID_LINES",
+                "Ninguna línea del archivo es un registro DKT válido.",
+                details={"lineErrors": state["errors"], "sample": state.get("sample", [])},
+                error_count=int(state["errors"]),
+            )
+        # The lote goes on the job first and is claimed at the first import chunk: a
+        # claim never exists that the job (and so its discard) does not know about.
+        lote_id = lotes.lote_id_for(str(job.parameters["codigoTarjeta"]), str(state["periodo"]))
+        state["importStartedAt"] = utcnow().isoformat()
+        state.setdefault("encoding", None)
+        return Advanced(
+            lifecycle.CheckpointUpdate(Phase.IMPORT.value, int(state["dataStart"]), 0, state),
+            lifecycle.Progress(
+                progress=VALIDATE_SHARE,
+                processed_items=0,
+                total_items=total,
+                message=f"Procesando 0 de {lifecycle.format_count(total)} registros.",
+            ),
+            lote_id=lote_id,
+        )
+
+    # --- IMPORT ------------------------------------------------------------------------------
+
+    def _ruleset(self, job: Job) -> RuleSet:
+        if self._rules is None:
+            self._rules = rule_sets.load_version(job.tenant_id, int(job.rules_version or 0))
+        return self._rules
+
+    def _still_claimed(self, job: Job) -> Failed | None:
+        """Claims the job's lote, once per invocation: the first time, and again after a
+        retry or rescue (another import may have taken it while this one was FAILED)."""
+        if self._claim_checked:
+            return None
+        state = job.checkpoint.state
+        codigo = str(job.parameters["codigoTarjeta"])
+        replace = bool(job.parameters.get("replace"))
+        try:
+            lotes.claim(job, job.lote_id or "", codigo, str(state["periodo"]), replace)
+        except LoteExists as exc:
+            return Failed(exc.code, exc.message, staged=Staged.DISCARD)
+        except JobConflict as exc:
+            return Failed("LOTE_BUSY", exc.message, staged=Staged.DISCARD)
+        self._claim_checked = True
+        return None
+
+    def _import(self, job: Job) -> ChunkOutcome:
+        lost = self._still_claimed(job)
+        if lost is not None:
+            return lost
+        state = dict(job.checkpoint.state)
+        encoding = dkt.Encoding(state.get("encoding") or "utf-8")
+        generation = lotes.generation_of(job)
+        rules = self._ruleset(job)
+        line_no = int(job.checkpoint.line_no)
+        processed = int(job.processed_items)
+        imported = int(state.get("imported", 0))
+        rule_errors = int(state.get("ruleErrors", 0))
+        totals = {currency: Decimal(value) for currency, value in state.get("totals", {}).items()}
+        items: list[Line] = []
+        key = self._settings.card_hash_key
+        strict = not job.parameters.get("skipInvalidLines", False)
+        for raw in self._lines(job, int(job.checkpoint.byte_offset), self._settings.chunk_size):
+            line_no += 1
+            if raw.too_long:
+                processed += 1
+                continue
+            parsed = dkt.parse_line(raw.data, line_no, encoding, key)
+            if parsed is None:
+                continue
+            processed += 1
+            if isinstance(parsed, dkt.LineError) or parsed.periodo != state["periodo"]:
+                if strict:
+                    # Validation passed every line of this very version of the file.
+                    raise FileChanged(f"job {job.id}: line {line_no} no longer validates")
+                continue  # reported at validation; skipInvalidLines leaves it out
+            outcome = rules.apply(parsed.to_record())
+            rule_errors += len(outcome.errors)
+            items.append(
+                Line(
+                    generation=generation,
+                    line_no=line_no,
+                    record=outcome.record,
+                    rules_fired=list(outcome.fired),
+                    rule_errors=[error.to_dict() for error in outcome.errors],
+                )
+            )
+            totals[parsed.moneda] = totals.get(parsed.moneda, Decimal("0")) + parsed.importe
+        lotes.write_lines(items)
+        imported += len(items)
+        state.update(
+            imported=imported,
+            ruleErrors=rule_errors,
+            totals={currency: str(value) for currency, value in sorted(totals.items())},
+        )
+        total = int(job.total_items or 0)
+        if self._at_end(job):
+            return self._commit(job, state, total)
+        started = datetime.fromisoformat(state["importStartedAt"])
+        elapsed = max((utcnow() - started).total_seconds(), 0.001)
+        rate = processed / elapsed
+        position = self._cursor.position if self._cursor else int(job.checkpoint.byte_offset)
+        return Advanced(
+            lifecycle.CheckpointUpdate(Phase.IMPORT.value, position, line_no, state),
+            lifecycle.Progress(
+                progress=min(99, VALIDATE_SHARE + (99 - VALIDATE_SHARE) * processed // total),
+                processed_items=processed,
+                total_items=total,
+                message=f"Procesando {lifecycle.format_count(processed)} de "
+                f"{lifecycle.format_count(total)} registros.",
+                rows_per_second=rate,
+                eta_seconds=round((total - processed) / rate) if rate > 0 else None,
+            ),
+        )
+
+    def _commit(self, job: Job, state: dict[str, Any], total: int) -> ChunkOutcome:
+        imported = int(state["imported"])
+        skipped = total - imported
+        result = {
+            "loteId": job.lote_id,
+            "linesImported": imported,
+            "linesSkipped": skipped,
+            "totals": state["totals"],
+            "encoding": state.get("encoding") or dkt.Encoding.UTF8.value,
+            "layouts": state.get("layouts", {}),
+            "periodo": state["periodo"],
+            "rulesVersion": int(job.rules_version or 0),
+            "ruleErrors": int(state.get("ruleErrors", 0)),
+        }
+        skipped_note = f" ({lifecycle.format_count(skipped)} omitidos)" if skipped else ""
+        message = (
+            f"Importación completa: {lifecycle.format_count(imported)} registros en el lote "
+            f"{job.lote_id}{skipped_note}."
+        )
+        before = lotes.current_generation(job)
+        replaced = before.job_id if before is not None else None
+        cleanup: Job | None = None
+        try:
+            with transaction() as tx:
+                lotes.add_commit(tx, job, imported, state["totals"], replaced)
+                lifecycle.add_completion(tx, job, result, message)
+                if replaced is not None and before is not None:
+                    cleanup = self._replaced_lines_cleanup(tx, job, replaced, before.line_count)
+        except TransactWriteError as exc:
+            if not transaction_cancelled(exc):
+                raise
+            codes = cancellation_codes(exc)
+            lote_code, job_code = codes[0], codes[1]
+            if is_transient(codes):
+                raise TransientError(f"job {job.id} commit conflicted; retrying") from exc
+            if job_code == "ConditionalCheckFailed":
+                job.refresh(consistent_read=True)
+                if job.cancel_requested:
+                    raise CancelRequested(f"job {job.id} cancelled at commit") from exc
+                raise Fenced(f"job {job.id} commit lost: status {job.status}") from exc
+            if lote_code == "ConditionalCheckFailed":
+                return Failed(
+                    "LOTE_CHANGED",
+                    f"El lote {job.lote_id} cambió durante la importación (otra importación "
+                    "o una eliminación); no se guardó nada. Puede reintentar.",
+                    staged=Staged.DISCARD,
+                )
+            raise
+        if cleanup is not None:
+            self._services.queue.send(lifecycle.message_for(cleanup))
+        return Finished(message)
+
+    def _replaced_lines_cleanup(
+        self, tx: TransactWrite, job: Job, replaced_job_id: str, line_count: float
+    ) -> Job:
+        """The LOTE_DELETE job that removes the generation a replace made invisible."""
+        return lote_delete.deletion_job(
+            owner=Identity(user_id=job.user_id, tenant_id=job.tenant_id),
+            lote_id=str(job.lote_id),
+            generation_job_id=replaced_job_id,
+            reason=lote_delete.REASON_REPLACE,
+            line_count=int(line_count),
+            settings=self._settings,
+            transaction=tx,
+        )

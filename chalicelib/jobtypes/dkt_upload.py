@@ -1,0 +1,126 @@
+"""Files arriving in the upload bucket: the S3 notification (through SQS) starts the
+DKT import they belong to, or a new one for a file dropped straight in the bucket."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.adapters.auth import Identity
+from chalicelib.adapters.dynamo import condition_failed
+from chalicelib.adapters.services import Services
+from chalicelib.adapters.storage import UploadPath
+from chalicelib.core.errors import FileTooLarge
+from chalicelib.core.models import Job, JobStatus, JobType, Staged
+from chalicelib.engine import lifecycle
+
+CODIGO_TARJETA = re.compile(r"^[A-Z0-9]{2,12}$")
+_CODIGO_IN_FILENAME = re.compile(r"^([A-Za-z0-9]{2,12})[_-]")
+
+
+def handle_s3_notification(body: str, services: Services) -> list[str]:
+    """Reads one S3 notification (an SQS message body); returns the ids of jobs it queued."""
+    try:
+        event: Any = json.loads(body)
+    except ValueError:
+        return []
+    if not isinstance(event, dict) or event.get("Event") == "s3:TestEvent":
+        return []
+    queued: list[str] = []
+    for record in event.get("Records", []):
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        s3_object = record.get("s3", {}).get("object", {})
+        path = services.store.parse_key(str(s3_object.get("key", "")))
+        if path is None:
+            continue
+        job = _job_for_upload(path, str(s3_object.get("sequencer", "")), services)
+        if job is not None and accept_upload(job, services):
+            queued.append(job.id)
+    return queued
+
+
+def _job_for_upload(path: UploadPath, sequencer: str, services: Services) -> Job | None:
+    """The job the object was uploaded for, or a new one for a file dropped in the bucket."""
+    if path.folder:
+        job = lifecycle.get(path.folder)
+        if job is not None and job.upload_key == path.key:
+            return job
+    codigo = (path.folder or _codigo_from_filename(path.filename) or "").upper()
+    # One job per object version, however often S3 repeats the event.
+    digest = hashlib.sha256(f"{path.key}|{sequencer}".encode()).hexdigest()[:24]
+    job_id = f"s3{digest}"
+    owner = Identity(user_id=path.user_id, tenant_id=path.tenant_id)
+    try:
+        job = lifecycle.create(
+            job_type=JobType.DKT_IMPORT,
+            owner=owner,
+            parameters={
+                "codigoTarjeta": codigo,
+                "filename": path.filename,
+                "skipInvalidLines": False,
+                "replace": False,
+                "source": "s3",
+            },
+            message="Archivo recibido en el bucket; en cola.",
+            ttl_days=services.settings.job_ttl_days,
+            upload_key=path.key,
+            job_id=job_id,
+        )
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+        return lifecycle.get(job_id)
+    if not CODIGO_TARJETA.match(codigo):
+        lifecycle.fail(
+            job,
+            "INVALID_REQUEST",
+            "No se pudo saber el código de tarjeta del archivo: súbalo en "
+            "uploads/{empresa}/{usuario}/{CODIGO}/archivo.dkt.",
+            staged=Staged.NONE,
+            fenced=False,
+        )
+        return None
+    return job
+
+
+def _codigo_from_filename(filename: str) -> str | None:
+    match = _CODIGO_IN_FILENAME.match(filename)
+    return match.group(1) if match else None
+
+
+def accept_upload(job: Job, services: Services) -> bool:
+    """Checks the arrived object and queues the job's first work message.
+
+    The presigned POST policy caps the size, but S3 emulators do not enforce it and
+    files can be dropped straight in the bucket, so the size is checked here too.
+    """
+    if job.job_status is not JobStatus.QUEUED or job.upload_key is None:
+        return False
+    settings = services.settings
+    found = services.store.head(job.upload_key)
+    if found is None:
+        return False
+    size = found.size
+    if size > settings.max_file_size:
+        services.store.delete(job.upload_key)
+        error = FileTooLarge(size, settings.max_file_size)
+        lifecycle.fail(job, error.code, error.message, staged=Staged.NONE, fenced=False)
+        return False
+    if size == 0:
+        lifecycle.fail(
+            job, "EMPTY_FILE", "El archivo está vacío.", staged=Staged.NONE, fenced=False
+        )
+        return False
+    if not lifecycle.record_upload(job, size, found.etag) and (
+        job.job_status is not JobStatus.QUEUED or job.file_etag != found.etag
+    ):
+        return False
+    # Sent again for a repeated notification too: the first send may have failed after
+    # the upload was recorded, and a duplicate message only loses a race on `start`.
+    services.queue.send(lifecycle.message_for(job))
+    return True

@@ -1,0 +1,277 @@
+"""Imported batches: claim a lote for staging, write its lines, commit, discard, read.
+
+A lote's visible content is the generation of lines of the import it points to
+(`Lote.job_id`). An import stages its lines under its own generation and the
+lote points at them only at commit, in the same transaction that completes the
+job: until then nothing is visible, and a replacement swaps atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters import pagination
+from chalicelib.adapters.dynamo import batch_write, condition_failed
+from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.errors import JobConflict, LoteExists, LoteNotFound
+from chalicelib.core.models import FINAL_STATUSES, Job, JobStatus, Line, Lote, LoteStatus
+from chalicelib.core.models import generation_key as _generation_key
+
+MAX_ID_LENGTH = 64  # a lote id is a card product code (12) and a period (4)
+
+
+def lote_id_for(codigo_tarjeta: str, periodo: str) -> str:
+    """ICBCVC + 2404 -> ICBCVC2404."""
+    return f"{codigo_tarjeta}{periodo}"
+
+
+def generation_of(job: Job) -> str:
+    if not job.lote_id:
+        raise ValueError(f"job {job.id} has no lote yet")
+    return _generation_key(job.tenant_id, job.lote_id, job.id)
+
+
+def _get(tenant_id: str, lote_id: str) -> Lote | None:
+    try:
+        return Lote.get(tenant_id, lote_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def claim(job: Job, lote_id: str, codigo_tarjeta: str, periodo: str, replace: bool) -> None:
+    """Makes `job` the one import staging `lote_id`.
+
+    Raises LoteExists when the lote is ACTIVE and the user did not ask to replace
+    it, and JobConflict when another import is staging it right now.
+    """
+    for _ in range(3):
+        lote = _get(job.tenant_id, lote_id)
+        if lote is None:
+            lote = Lote(
+                tenant_id=job.tenant_id,
+                lote_id=lote_id,
+                status=LoteStatus.STAGING.value,
+                codigo_tarjeta=codigo_tarjeta,
+                periodo=periodo,
+                staging_job_id=job.id,
+                user_id=job.user_id,
+                created_at=utcnow(),
+            )
+            try:
+                lote.save(condition=Lote.lote_id.does_not_exist())
+                return
+            except PutError as exc:
+                if not condition_failed(exc):
+                    raise
+                continue
+        if lote.staging_job_id == job.id:
+            return
+        if lote.status == LoteStatus.DELETING:
+            raise JobConflict(
+                f"lote {lote_id} is being deleted",
+                f"El lote {lote_id} se está eliminando; reintente cuando termine.",
+            )
+        if lote.status == LoteStatus.ACTIVE and not replace:
+            raise LoteExists(lote_id)
+        if lote.staging_job_id and _is_live(lote.staging_job_id):
+            raise JobConflict(
+                f"lote {lote_id} is being staged by job {lote.staging_job_id}",
+                f"Otra importación del lote {lote_id} está en curso.",
+            )
+        previous = lote.staging_job_id
+        same_claim = (
+            Lote.staging_job_id.does_not_exist()
+            if previous is None
+            else Lote.staging_job_id == previous
+        )
+        # Nor may the lote have been committed or marked for deletion since it was read.
+        condition = same_claim & (Lote.status == lote.status)
+        try:
+            lote.update(actions=[Lote.staging_job_id.set(job.id)], condition=condition)
+            return
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+    raise JobConflict(f"lote {lote_id} kept changing during claim", "Intente nuevamente.")
+
+
+def _is_live(job_id: str) -> bool:
+    try:
+        other = Job.get(job_id, consistent_read=True)
+    except DoesNotExist:
+        return False
+    return JobStatus(other.status) not in FINAL_STATUSES
+
+
+def write_lines(lines: Iterable[Line]) -> None:
+    batch_write(Line, puts=list(lines))
+
+
+def current_generation(job: Job) -> Lote | None:
+    """The lote `job` stages, as it is before the commit (to know what a replace removes)."""
+    return _get(job.tenant_id, job.lote_id) if job.lote_id else None
+
+
+def add_commit(
+    transaction: TransactWrite,
+    job: Job,
+    line_count: int,
+    totals: dict[str, str],
+    replaced_job_id: str | None,
+) -> None:
+    """Points the lote at `job`'s generation inside `transaction` (with the job's completion).
+
+    Conditioned on the claim and on the generation it replaces, so a lote changed
+    since the caller read it makes the whole transaction fail.
+    """
+    lote = Lote(job.tenant_id, job.lote_id)
+    same_generation = (
+        Lote.job_id.does_not_exist() if replaced_job_id is None else Lote.job_id == replaced_job_id
+    )
+    transaction.update(
+        lote,
+        actions=[
+            Lote.status.set(LoteStatus.ACTIVE.value),
+            Lote.job_id.set(job.id),
+            Lote.staging_job_id.remove(),
+            Lote.line_count.set(line_count),
+            Lote.totals.set(totals),
+            Lote.user_id.set(job.user_id),
+            Lote.committed_at.set(utcnow()),
+        ],
+        condition=(Lote.staging_job_id == job.id) & same_generation,
+    )
+
+
+def delete_generation_chunk(generation: str, limit: int) -> int:
+    """Deletes up to `limit` lines of one generation; returns how many it found."""
+    # Consistent: an eventually consistent read could miss the last batch written, and
+    # the caller would take "nothing found" for "nothing left".
+    keys = list(
+        Line.query(
+            generation,
+            limit=limit,
+            attributes_to_get=["generation", "line_no"],
+            consistent_read=True,
+        )
+    )
+    batch_write(Line, deletes=keys)
+    return len(keys)
+
+
+def delete_staged_chunk(job: Job, limit: int) -> int:
+    """Deletes up to `limit` of `job`'s staged lines; returns how many it found.
+
+    Never touches a committed generation: a lote that points at `job` is left alone.
+    """
+    if not job.lote_id:
+        return 0
+    lote = _get(job.tenant_id, job.lote_id)
+    if lote is not None and lote.job_id == job.id:
+        return 0
+    return delete_generation_chunk(generation_of(job), limit)
+
+
+def begin_delete(lote: Lote, transaction: TransactWrite) -> None:
+    """ACTIVE -> DELETING inside `transaction` (with the creation of the deleting job):
+    the lote disappears from its tenant's view at once; its lines go in chunks."""
+    transaction.update(
+        lote,
+        actions=[Lote.status.set(LoteStatus.DELETING.value)],
+        condition=(Lote.status == LoteStatus.ACTIVE)
+        & (Lote.job_id == lote.job_id)
+        & Lote.staging_job_id.does_not_exist(),
+    )
+
+
+def add_removal(
+    transaction: TransactWrite, tenant_id: str, lote_id: str, generation_job_id: str
+) -> None:
+    """Deletes the lote record inside `transaction`, once its lines are gone."""
+    transaction.delete(
+        Lote(tenant_id, lote_id),
+        condition=(Lote.status == LoteStatus.DELETING) & (Lote.job_id == generation_job_id),
+    )
+
+
+def release(job: Job) -> None:
+    """Drops `job`'s staging claim; a lote that never became ACTIVE disappears with it."""
+    if not job.lote_id:
+        return
+    lote = _get(job.tenant_id, job.lote_id)
+    if lote is None or lote.staging_job_id != job.id:
+        return
+    try:
+        if lote.status == LoteStatus.STAGING:
+            lote.delete(condition=Lote.staging_job_id == job.id)
+        else:
+            lote.update(
+                actions=[Lote.staging_job_id.remove()], condition=Lote.staging_job_id == job.id
+            )
+    except (UpdateError, DeleteError) as exc:
+        if not condition_failed(exc):
+            raise
+
+
+def get_active(tenant_id: str, lote_id: str) -> Lote:
+    """An ACTIVE lote of the tenant; anything else is not found."""
+    if not 0 < len(lote_id) <= MAX_ID_LENGTH:
+        raise LoteNotFound(lote_id[:MAX_ID_LENGTH])
+    lote = _get(tenant_id, lote_id)
+    if lote is None or lote.status != LoteStatus.ACTIVE:
+        raise LoteNotFound(lote_id)
+    return lote
+
+
+def list_active(tenant_id: str, limit: int, cursor: str | None) -> tuple[list[Lote], str | None]:
+    """The tenant's visible lotes, by id, a page at a time."""
+    results = Lote.query(
+        tenant_id,
+        filter_condition=Lote.status == LoteStatus.ACTIVE,
+        limit=limit,
+        last_evaluated_key=pagination.decode(
+            cursor, ("tenant_id", tenant_id), {"tenant_id": "S", "lote_id": "S"}
+        ),
+    )
+    lotes = list(results)
+    return lotes, pagination.encode(results.last_evaluated_key)
+
+
+def lines_page(lote: Lote, limit: int, cursor: str | None) -> tuple[list[Line], str | None]:
+    """Lines of the lote's visible generation, in file order."""
+    generation = _generation_key(lote.tenant_id, lote.lote_id, lote.job_id or "")
+    results = Line.query(
+        generation,
+        limit=limit,
+        last_evaluated_key=pagination.decode(
+            cursor, ("generation", generation), {"generation": "S", "line_no": "N"}
+        ),
+    )
+    return list(results), pagination.encode(results.last_evaluated_key)
+
+
+def line_to_api(line: Line) -> dict[str, Any]:
+    return {
+        "lineNo": int(line.line_no),
+        "record": line.record,
+        "rulesFired": line.rules_fired,
+        "ruleErrors": line.rule_errors,
+    }
+
+
+def to_api(lote: Lote) -> dict[str, Any]:
+    return {
+        "loteId": lote.lote_id,
+        "status": lote.status,
+        "codigoTarjeta": lote.codigo_tarjeta,
+        "periodo": lote.periodo,
+        "jobId": lote.job_id,
+        "lineCount": int(lote.line_count),
+        "totals": lote.totals,
+        "createdAt": iso(lote.created_at),
+        "committedAt": iso(lote.committed_at),
+    }
