@@ -85,7 +85,7 @@ class UploadForm(ApiModel):
 
 
 class CreatedImport(ApiModel):
-    """The QUEUED job, and where to upload its file (None when it was sent inline)."""
+    """The QUEUED job, and where to upload its file (null when it was sent inline)."""
 
     job: JobView
     upload: UploadForm | None

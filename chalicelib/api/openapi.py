@@ -108,8 +108,6 @@ def _components(
     wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {}
     wanted[ErrorBody, "serialization"] = None
     for operation in operations:
-        if operation.query is not None:
-            wanted[operation.query, "validation"] = None
         if operation.body is not None:
             wanted[operation.body, "validation"] = None
         if operation.response is not None:
@@ -174,6 +172,17 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(by_alias=True, ref_template=REF)
     required = set(schema.get("required", []))
     return [
-        {"name": name, "in": "query", "required": name in required, "schema": field}
+        {"name": name, "in": "query", "required": name in required, "schema": _present(field)}
         for name, field in schema.get("properties", {}).items()
     ]
+
+
+def _present(field: dict[str, Any]) -> dict[str, Any]:
+    # A query parameter is absent or a string, never null: drop pydantic's null branch.
+    branches = [branch for branch in field.get("anyOf", []) if branch != {"type": "null"}]
+    if len(branches) != 1:
+        return field
+    rest = {key: value for key, value in field.items() if key != "anyOf"}
+    if rest.get("default", ...) is None:
+        del rest["default"]
+    return {**rest, **branches[0]}

@@ -35,7 +35,12 @@ Timestamp = Annotated[
 class ApiModel(BaseModel):
     """Base of every body the API reads or writes: camelCase on the wire."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        # Titles from the Python name: "Total items", not pydantic's "Totalitems".
+        field_title_generator=lambda name, _: name.replace("_", " ").capitalize(),
+    )
 
 
 class Request(ApiModel):
