@@ -125,8 +125,6 @@ def public(path: str, operation: Operation) -> Callable[[View], View]:
 
 
 NOT_FOUND = (404,)
-MISSING_JOB = (404,)
-WRONG_STATE = (404, 409)
 
 # --- the import page and the API's description ---------------------------------------------
 
@@ -191,7 +189,7 @@ def list_jobs(identity: Identity, query: JobListQuery) -> JobList:
     return jobs.list_jobs(identity, query)
 
 
-@api("/api/jobs/{job_id}", summary="A job, for polling.", response=JobView, errors=MISSING_JOB)
+@api("/api/jobs/{job_id}", summary="A job, for polling.", response=JobView, errors=NOT_FOUND)
 def get_job(identity: Identity, job_id: str) -> JobView:
     return jobs.get(identity, job_id)
 
@@ -201,7 +199,7 @@ def get_job(identity: Identity, job_id: str) -> JobView:
     "POST",
     summary="Cancel a job: at once if QUEUED, within one chunk if PROCESSING.",
     response=JobAction,
-    errors=WRONG_STATE,
+    errors=(404, 409),
 )
 def cancel_job(identity: Identity, job_id: str) -> JobAction:
     return jobs.cancel(identity, job_id)
@@ -224,7 +222,7 @@ def retry_job(identity: Identity, job_id: str) -> JobAction:
     summary="The job's line-level error report, in line order.",
     query=JobErrorsQuery,
     response=ErrorReport,
-    errors=MISSING_JOB,
+    errors=NOT_FOUND,
 )
 def job_errors(identity: Identity, job_id: str, query: JobErrorsQuery) -> ErrorReport:
     return jobs.error_report(identity, job_id, query)
