@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -13,26 +12,29 @@ from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import runtime
 from chalicelib.adapters.auth import Identity, authenticate
-from chalicelib.api import control, imports, job_views, web
-from chalicelib.core.clock import utcnow
-from chalicelib.core.errors import (
-    DomainError,
-    FileTooLarge,
-    IdempotencyConflict,
-    InvalidRequest,
-    JobConflict,
-    JobNotFound,
-    LookupNotFound,
-    LoteExists,
-    LoteNotFound,
-    TooManyActiveJobs,
-    Unauthenticated,
+from chalicelib.api import imports, jobs, lotes, openapi, pages, rules
+from chalicelib.api.errors import error_response, status_of
+from chalicelib.api.imports import CreatedImport, CreateImportRequest
+from chalicelib.api.jobs import ErrorReport, JobAction, JobList, JobView
+from chalicelib.api.lotes import LoteDetail, LoteList
+from chalicelib.api.openapi import Header, Operation
+from chalicelib.api.pages import UiConfig
+from chalicelib.api.queries import JobErrorsQuery, JobListQuery, LoteLinesQuery, LoteListQuery
+from chalicelib.api.rules import (
+    LookupBody,
+    LookupView,
+    RulesBody,
+    RuleSetView,
+    RulesTestBody,
+    RulesTestResult,
 )
+from chalicelib.api.schema import ApiModel, Request, parse, parse_json
+from chalicelib.core.clock import utcnow
+from chalicelib.core.errors import DomainError
 from chalicelib.core.observability import logger, middleware
 from chalicelib.engine import lifecycle, runner, sweeper
 from chalicelib.engine.messaging import MalformedMessage, WorkMessage
 from chalicelib.jobtypes import dkt_upload
-from chalicelib.stores import line_errors, lotes, rule_sets
 
 # Queue names are fixed when the app is packaged; infra/ creates queues with these names.
 UPLOAD_QUEUE = os.environ.get("UPLOAD_QUEUE_NAME", "dkt-jobs-uploads")
@@ -41,7 +43,7 @@ WORK_DLQ = os.environ.get("WORK_DLQ_NAME", "dkt-jobs-work-dlq")
 
 # Deployed, API Gateway also rejects requests without a valid Cognito token before they
 # reach the Lambda (`make package` sets the variable; infra/ points it at the real pool).
-# The app verifies every token itself either way (chalicelib/auth.py).
+# The app verifies every token itself either way (chalicelib/adapters/auth.py).
 _POOL_ARN = os.environ.get("COGNITO_USER_POOL_ARN")
 API_AUTHORIZER = (
     CognitoUserPoolAuthorizer("CognitoUsers", provider_arns=[_POOL_ARN]) if _POOL_ARN else None
@@ -50,224 +52,275 @@ API_AUTHORIZER = (
 app = Chalice(app_name="dkt-jobs")
 app.register_middleware(middleware, "all")
 
-# Domain errors -> HTTP status, in one place.
-HTTP_STATUS: dict[type[DomainError], int] = {
-    InvalidRequest: 400,
-    Unauthenticated: 401,
-    JobNotFound: 404,
-    LoteNotFound: 404,
-    LookupNotFound: 404,
-    JobConflict: 409,
-    LoteExists: 409,
-    IdempotencyConflict: 409,
-    FileTooLarge: 413,
-    TooManyActiveJobs: 429,
-}
+# (path, method) -> what GET /api/openapi.json says of it; filled by the decorators below.
+OPERATIONS: dict[tuple[str, str], Operation] = {}
 
 View = Callable[..., Any]
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return Response(
-        body={"code": code, "message": message},
-        status_code=status,
-        headers={"Content-Type": "application/json"},
+def api(
+    path: str,
+    method: str = "GET",
+    *,
+    summary: str,
+    response: type[ApiModel],
+    status: int = 200,
+    query: type[Request] | None = None,
+    body: type[Request] | None = None,
+    errors: tuple[int, ...] = (),
+    headers: tuple[Header, ...] = (),
+) -> Callable[[View], View]:
+    """A route with the API's conventions, declared for the OpenAPI document.
+
+    The caller's bearer token is verified first; the query string and body are parsed
+    into `query` and `body` and passed to the view by those names, with the path
+    parameters; the view's model is answered with `status`. A domain error is answered
+    as {"code", "message"} with its status: never a 500 for a user's mistake.
+    """
+    OPERATIONS[path, method] = Operation(
+        summary=summary,
+        response=response,
+        status=status,
+        query=query,
+        body=body,
+        errors=errors,
+        headers=headers,
     )
-
-
-def api(path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[View], View]:
-    """A route with the API's conventions: a verified bearer identity first, and domain
-    errors answered as {"code", "message"} with their status; never a 500 for a user's
-    mistake."""
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
-        def handler(**params: str) -> Any:
+        def handler(**params: Any) -> Response:
             request = app.current_request
             try:
                 identity = authenticate(
                     request.headers.get("authorization"), runtime.services().settings
                 )
-                return view(identity, **params)
+                logger.append_keys(user_id=identity.user_id, tenant_id=identity.tenant_id)
+                if query is not None:
+                    params["query"] = parse(query, dict(request.query_params or {}))
+                if body is not None:
+                    params["body"] = parse_json(body, request.raw_body)
+                result: ApiModel = view(identity, **params)
+                return Response(
+                    body=result.model_dump(by_alias=True, mode="json"), status_code=status
+                )
             except DomainError as exc:
-                status = HTTP_STATUS.get(type(exc), 400)
-                logger.info("request refused", extra={"status": status, "reason": str(exc)})
-                return _error(status, exc.code, exc.message)
+                code = status_of(exc)
+                logger.info("request refused", extra={"status": code, "reason": str(exc)})
+                return error_response(code, exc.code, exc.message)
             except Exception:
                 logger.exception("unhandled error", extra={"path": request.path})
-                return _error(500, "INTERNAL_ERROR", "Error interno; intente nuevamente.")
+                return error_response(500, "INTERNAL_ERROR", "Error interno; intente nuevamente.")
 
-        app.route(path, methods=list(methods), authorizer=API_AUTHORIZER)(handler)
+        app.route(path, methods=[method], authorizer=API_AUTHORIZER)(handler)
         return view
 
     return decorator
 
 
-def _json_body() -> Any:
-    raw = app.current_request.raw_body
-    if not raw:
-        raise InvalidRequest("Falta el cuerpo de la solicitud (JSON).")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest("El cuerpo de la solicitud no es JSON válido.", str(exc)) from exc
+def public(path: str, operation: Operation) -> Callable[[View], View]:
+    """A route anyone may call (it holds no data), declared for the OpenAPI document."""
+    OPERATIONS[path, "GET"] = operation
+    return app.route(path)
 
 
-def _query() -> dict[str, str]:
-    return dict(app.current_request.query_params or {})
+NOT_FOUND = (404,)
+
+# --- the import page and the API's description ---------------------------------------------
 
 
-def _limit(query: dict[str, str], default: int = 50, maximum: int = 100) -> int:
-    raw = query.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise InvalidRequest(f"El parámetro limit debe ser un número entre 1 y {maximum}.")
-    return int(raw)
-
-
-# --- the import page (public: it holds no data; the API behind it needs a token) ---------------
-
-
-def _page(name: str) -> Response:
-    found = web.read(name)
-    if found is None:
-        return _error(404, "NOT_FOUND", "No existe.")
-    body, content_type = found
-    headers = {
-        "Content-Type": content_type,
-        "Cache-Control": "no-cache",
-        # The page shows a user's imports: never inside another site's frame.
-        "Content-Security-Policy": "frame-ancestors 'none'",
-        "X-Frame-Options": "DENY",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    }
-    return Response(body=body, headers=headers)
-
-
-@app.route("/")
+@public("/", Operation("The import page.", public=True, content_types=("text/html",)))
 def index() -> Response:
-    return _page("index.html")
+    return pages.serve("index.html")
 
 
-@app.route("/static/{name}")
+@public(
+    "/static/{name}",
+    Operation(
+        "A file of the import page (HTML, CSS, JS, SVG).",
+        public=True,
+        errors=NOT_FOUND,
+        content_types=tuple(sorted(set(pages.CONTENT_TYPES.values()))),
+    ),
+)
 def static_file(name: str) -> Response:
-    return _page(name)
+    return pages.serve(name)
 
 
-@app.route("/ui-config")
+@public("/ui-config", Operation("What the page needs to sign in.", UiConfig, public=True))
 def ui_config() -> dict[str, Any]:
-    return web.ui_config(runtime.services().settings)
+    return pages.ui_config(runtime.services().settings).model_dump(by_alias=True, mode="json")
+
+
+@public("/api/openapi.json", Operation("This document (OpenAPI 3.1).", public=True))
+def openapi_document() -> dict[str, Any]:
+    return openapi.document(app.routes, OPERATIONS, rules.SCHEMA_MODELS)
 
 
 # --- jobs -------------------------------------------------------------------------------------
 
+IDEMPOTENCY_KEY = Header(
+    "Idempotency-Key", "A repeat with the same key gets the first answer; no second job.", 255
+)
 
-@api("/api/jobs/dkt-import", methods=("POST",))
-def create_dkt_import(identity: Identity) -> Response:
-    request = imports.parse_create_request(_json_body())
+
+@api(
+    "/api/jobs/dkt-import",
+    "POST",
+    summary="Create a DKT import: a presigned upload, or a small file sent inline.",
+    body=CreateImportRequest,
+    response=CreatedImport,
+    status=201,
+    errors=(409, 413, 429),
+    headers=(IDEMPOTENCY_KEY,),
+)
+def create_dkt_import(identity: Identity, body: CreateImportRequest) -> CreatedImport:
     services = runtime.services()
     key = app.current_request.headers.get("idempotency-key")
     if key is None:
-        body = imports.create_import(identity, request, services)
-    else:
-        body = imports.create_import_once(
-            key, identity, request, services, runtime.idempotency_store(), app.lambda_context
-        )
-    return Response(body=body, status_code=201)
+        return imports.create_import(identity, body, services)
+    return imports.create_import_once(
+        key, identity, body, services, runtime.idempotency_store(), app.lambda_context
+    )
 
 
-@api("/api/jobs")
-def list_jobs(identity: Identity) -> dict[str, Any]:
-    query = _query()
-    if query.get("status") == "active":
-        active = job_views.list_active(identity)
-        return {"jobs": [job_views.to_api(job) for job in active], "nextCursor": None}
-    page = job_views.list_owned(identity, _limit(query), query.get("cursor"))
-    return {"jobs": [job_views.to_api(job) for job in page.items], "nextCursor": page.next_cursor}
+@api("/api/jobs", summary="The caller's jobs, newest first.", query=JobListQuery, response=JobList)
+def list_jobs(identity: Identity, query: JobListQuery) -> JobList:
+    return jobs.list_jobs(identity, query)
 
 
-@api("/api/jobs/{job_id}")
-def get_job(identity: Identity, job_id: str) -> dict[str, Any]:
-    return job_views.to_api(job_views.get_owned(job_id, identity))
+@api("/api/jobs/{job_id}", summary="A job, for polling.", response=JobView, errors=NOT_FOUND)
+def get_job(identity: Identity, job_id: str) -> JobView:
+    return jobs.get(identity, job_id)
 
 
-@api("/api/jobs/{job_id}/cancel", methods=("POST",))
-def cancel_job(identity: Identity, job_id: str) -> dict[str, Any]:
-    return control.cancel(identity, job_id)
+@api(
+    "/api/jobs/{job_id}/cancel",
+    "POST",
+    summary="Cancel a job: at once if QUEUED, within one chunk if PROCESSING.",
+    response=JobAction,
+    errors=(404, 409),
+)
+def cancel_job(identity: Identity, job_id: str) -> JobAction:
+    return jobs.cancel(identity, job_id)
 
 
-@api("/api/jobs/{job_id}/retry", methods=("POST",))
-def retry_job(identity: Identity, job_id: str) -> Response:
-    return Response(body=control.retry(identity, job_id, runtime.services()), status_code=202)
+@api(
+    "/api/jobs/{job_id}/retry",
+    "POST",
+    summary="Retry a FAILED or CANCELLED job from its checkpoint.",
+    response=JobAction,
+    status=202,
+    errors=(404, 409, 429),
+)
+def retry_job(identity: Identity, job_id: str) -> JobAction:
+    return jobs.retry(identity, job_id, runtime.services())
 
 
-@api("/api/jobs/{job_id}/errors")
-def job_errors(identity: Identity, job_id: str) -> dict[str, Any]:
-    query = _query()
-    job = job_views.get_owned(job_id, identity)
-    return line_errors.report(job, _limit(query, default=100, maximum=1000), query.get("cursor"))
+@api(
+    "/api/jobs/{job_id}/errors",
+    summary="The job's line-level error report, in line order.",
+    query=JobErrorsQuery,
+    response=ErrorReport,
+    errors=NOT_FOUND,
+)
+def job_errors(identity: Identity, job_id: str, query: JobErrorsQuery) -> ErrorReport:
+    return jobs.error_report(identity, job_id, query)
 
 
 # --- lotes -------------------------------------------------------------------------------------
 
 
-@api("/api/lotes")
-def list_lotes(identity: Identity) -> dict[str, Any]:
-    query = _query()
-    items, cursor = lotes.list_active(identity.tenant_id, _limit(query), query.get("cursor"))
-    return {"lotes": [lotes.to_api(lote) for lote in items], "nextCursor": cursor}
+@api("/api/lotes", summary="The tenant's lotes.", query=LoteListQuery, response=LoteList)
+def list_lotes(identity: Identity, query: LoteListQuery) -> LoteList:
+    return lotes.list_lotes(identity, query)
 
 
-@api("/api/lotes/{lote_id}")
-def get_lote(identity: Identity, lote_id: str) -> dict[str, Any]:
-    query = _query()
-    lote = lotes.get_active(identity.tenant_id, lote_id)
-    lines, cursor = lotes.lines_page(lote, _limit(query, 100, 1000), query.get("cursor"))
-    return {
-        "lote": lotes.to_api(lote),
-        "lines": [lotes.line_to_api(line) for line in lines],
-        "nextCursor": cursor,
-    }
+@api(
+    "/api/lotes/{lote_id}",
+    summary="A lote and a page of its lines, in file order.",
+    query=LoteLinesQuery,
+    response=LoteDetail,
+    errors=NOT_FOUND,
+)
+def get_lote(identity: Identity, lote_id: str, query: LoteLinesQuery) -> LoteDetail:
+    return lotes.get_lote(identity, lote_id, query)
 
 
-@api("/api/lotes/{lote_id}", methods=("DELETE",))
-def delete_lote(identity: Identity, lote_id: str) -> Response:
-    body = control.delete_lote(identity, lote_id, runtime.services())
-    return Response(body=body, status_code=202)
+@api(
+    "/api/lotes/{lote_id}",
+    "DELETE",
+    summary="Delete a lote: hidden at once, its lines removed by a LOTE_DELETE job.",
+    response=JobAction,
+    status=202,
+    errors=(404, 409),
+)
+def delete_lote(identity: Identity, lote_id: str) -> JobAction:
+    return lotes.delete_lote(identity, lote_id, runtime.services())
 
 
 # --- business rules ---------------------------------------------------------------------------
 
 
-@api("/api/rules")
-def get_rules(identity: Identity) -> dict[str, Any]:
-    return rule_sets.get_current(identity)
+@api("/api/rules", summary="The tenant's current rules and lookup tables.", response=RuleSetView)
+def get_rules(identity: Identity) -> RuleSetView:
+    return rules.get_rules(identity)
 
 
-@api("/api/rules", methods=("PUT",))
-def put_rules(identity: Identity) -> dict[str, Any]:
-    return rule_sets.replace_rules(identity, _json_body())
+@api(
+    "/api/rules",
+    "PUT",
+    summary="Replace the rules (and, if given, the lookup tables) as a new version.",
+    body=RulesBody,
+    response=RuleSetView,
+    errors=(409,),
+)
+def put_rules(identity: Identity, body: RulesBody) -> RuleSetView:
+    return rules.put_rules(identity, body)
 
 
-@api("/api/rules/test", methods=("POST",))
-def try_rules(identity: Identity) -> dict[str, Any]:
-    key = runtime.services().settings.card_hash_key
-    return rule_sets.try_rules(identity, _json_body(), key)
+@api(
+    "/api/rules/test",
+    "POST",
+    summary="Apply rules to sample lines; nothing is written.",
+    body=RulesTestBody,
+    response=RulesTestResult,
+)
+def try_rules(identity: Identity, body: RulesTestBody) -> RulesTestResult:
+    return rules.try_rules(identity, body, runtime.services().settings.card_hash_key)
 
 
-@api("/api/rules/lookups/{name}")
-def get_lookup(identity: Identity, name: str) -> dict[str, Any]:
-    return rule_sets.get_lookup(identity, name)
+@api(
+    "/api/rules/lookups/{name}",
+    summary="One lookup table.",
+    response=LookupView,
+    errors=NOT_FOUND,
+)
+def get_lookup(identity: Identity, name: str) -> LookupView:
+    return rules.get_lookup(identity, name)
 
 
-@api("/api/rules/lookups/{name}", methods=("PUT",))
-def put_lookup(identity: Identity, name: str) -> dict[str, Any]:
-    return rule_sets.put_lookup(identity, name, _json_body())
+@api(
+    "/api/rules/lookups/{name}",
+    "PUT",
+    summary="Replace one lookup table, keeping the rules.",
+    body=LookupBody,
+    response=RuleSetView,
+    errors=(409,),
+)
+def put_lookup(identity: Identity, name: str, body: LookupBody) -> RuleSetView:
+    return rules.put_lookup(identity, name, body)
 
 
-@api("/api/rules/lookups/{name}", methods=("DELETE",))
-def delete_lookup(identity: Identity, name: str) -> dict[str, Any]:
-    return rule_sets.delete_lookup(identity, name)
+@api(
+    "/api/rules/lookups/{name}",
+    "DELETE",
+    summary="Remove a lookup table; refused while a rule reads it.",
+    response=RuleSetView,
+    errors=(400, 404, 409),
+)
+def delete_lookup(identity: Identity, name: str) -> RuleSetView:
+    return rules.delete_lookup(identity, name)
 
 
 # --- event handlers ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
@@ -32,15 +32,6 @@ class PresignedUpload:
     key: str
     max_size: int
     expires_in: int
-
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "fields": self.fields,
-            "key": self.key,
-            "maxSize": self.max_size,
-            "expiresIn": self.expires_in,
-        }
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""Starting DKT imports: from the API (presigned or inline upload) and from S3 uploads."""
+"""Starting a DKT import from the API: a presigned upload, or a small file sent inline."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, ClassVar
 
 from aws_lambda_powertools.utilities.idempotency import (
     BasePersistenceLayer,
@@ -15,80 +15,85 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+from pydantic import ConfigDict, Field, StrictBool, model_validator
 
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.services import Services
-from chalicelib.api import job_views
+from chalicelib.adapters.storage import PresignedUpload
+from chalicelib.api import jobs
+from chalicelib.api.jobs import JobView
+from chalicelib.api.schema import ApiModel, Request
 from chalicelib.core.errors import (
     FileTooLarge,
     IdempotencyConflict,
     InvalidRequest,
-    TooManyActiveJobs,
 )
 from chalicelib.core.models import JobType
 from chalicelib.engine import lifecycle
 from chalicelib.jobtypes.dkt_upload import CODIGO_TARJETA
 
-FIELD_LABELS = {
-    "codigoTarjeta": "código de tarjeta",
-    "filename": "nombre de archivo",
-    "size": "tamaño",
-    "content": "contenido",
-    "skipInvalidLines": "omitir líneas inválidas",
-    "replace": "reemplazar lote",
-}
 
-
-class CreateImportRequest(BaseModel):
+class CreateImportRequest(Request):
     """Body of POST /api/jobs/dkt-import: a file to be uploaded (`size`) or sent inline."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(str_strip_whitespace=True)
 
-    codigoTarjeta: str = Field(min_length=2, max_length=12)
+    labels: ClassVar[dict[str, str]] = {
+        "codigoTarjeta": "código de tarjeta",
+        "filename": "nombre de archivo",
+        "size": "tamaño",
+        "content": "contenido",
+        "skipInvalidLines": "omitir líneas inválidas",
+        "replace": "reemplazar lote",
+    }
+
+    codigo_tarjeta: str = Field(min_length=2, max_length=12)
     filename: str = Field(min_length=1, max_length=255)
     size: int | None = Field(default=None, strict=True)
     content: str | None = None  # base64 of the file, for small files
-    skipInvalidLines: StrictBool = False
+    skip_invalid_lines: StrictBool = False
     replace: StrictBool = False
 
     @model_validator(mode="after")
     def _one_way_to_send(self) -> CreateImportRequest:
-        self.codigoTarjeta = self.codigoTarjeta.upper()
-        if not CODIGO_TARJETA.match(self.codigoTarjeta):
+        self.codigo_tarjeta = self.codigo_tarjeta.upper()
+        if not CODIGO_TARJETA.match(self.codigo_tarjeta):
             raise ValueError("codigoTarjeta: use de 2 a 12 letras o números, como ICBCVC")
         if (self.size is None) == (self.content is None):
             raise ValueError("indique el tamaño del archivo (size) o envíe su contenido (content)")
         return self
 
 
-def parse_create_request(body: Any) -> CreateImportRequest:
-    """Validates the JSON body; a 400 names the field and says what is wrong, in Spanish."""
-    try:
-        return CreateImportRequest.model_validate(body)
-    except ValidationError as exc:
-        # Never the input itself in the log: a misplaced field could hold a card number.
-        problems = exc.errors(include_input=False, include_url=False, include_context=False)
-        raise InvalidRequest(_first_problem(exc), f"invalid create request: {problems}") from exc
+class UploadForm(ApiModel):
+    """A presigned POST: the form a browser or CLI sends the file with, straight to S3."""
+
+    url: str
+    fields: dict[str, str]
+    key: str
+    max_size: int
+    expires_in: int
+
+    @classmethod
+    def of(cls, upload: PresignedUpload) -> UploadForm:
+        return cls(
+            url=upload.url,
+            fields=upload.fields,
+            key=upload.key,
+            max_size=upload.max_size,
+            expires_in=upload.expires_in,
+        )
 
 
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    location = ".".join(str(part) for part in error["loc"])
-    label = FIELD_LABELS.get(location, location)
-    kind = error["type"]
-    if kind == "missing":
-        return f"Falta el campo {label} ({location})."
-    if kind == "extra_forbidden":
-        return f"El campo {location} no se admite."
-    if kind == "value_error":
-        return "Solicitud inválida: " + str(error["ctx"]["error"])
-    return f"El campo {label} ({location}) no es válido."
+class CreatedImport(ApiModel):
+    """The QUEUED job, and where to upload its file (null when it was sent inline)."""
+
+    job: JobView
+    upload: UploadForm | None
 
 
 def create_import(
     owner: Identity, request: CreateImportRequest, services: Services
-) -> dict[str, Any]:
+) -> CreatedImport:
     """Writes a QUEUED job and either returns a presigned upload or stores the inline file."""
     settings = services.settings
     data = _inline_bytes(request.content, settings.inline_max_bytes) if request.content else None
@@ -97,18 +102,17 @@ def create_import(
         raise InvalidRequest("El archivo está vacío.", "declared size is not positive")
     if size > settings.max_file_size:
         raise FileTooLarge(size, settings.max_file_size)
-    if len(job_views.list_active(owner)) >= settings.max_active_jobs_per_user:
-        raise TooManyActiveJobs(owner.user_id, settings.max_active_jobs_per_user)
+    jobs.check_active_limit(owner, services)
     job_id = lifecycle.new_job_id()
     key = services.store.upload_key(owner.tenant_id, owner.user_id, job_id, request.filename)
     job = lifecycle.create(
         job_type=JobType.DKT_IMPORT,
         owner=owner,
         parameters={
-            "codigoTarjeta": request.codigoTarjeta,
+            "codigoTarjeta": request.codigo_tarjeta,
             "filename": request.filename,
             "size": size,
-            "skipInvalidLines": request.skipInvalidLines,
+            "skipInvalidLines": request.skip_invalid_lines,
             "replace": request.replace,
             "source": "inline" if data is not None else "upload",
         },
@@ -119,9 +123,9 @@ def create_import(
     )
     if data is not None:
         services.store.put(key, data)  # its S3 event starts the processing
-        return {"job": job_views.to_api(job), "upload": None}
+        return CreatedImport(job=JobView.of(job), upload=None)
     upload = services.store.presigned_post(key, settings.max_file_size, settings.upload_url_ttl_s)
-    return {"job": job_views.to_api(job), "upload": upload.to_api()}
+    return CreatedImport(job=JobView.of(job), upload=UploadForm.of(upload))
 
 
 def _inline_bytes(content: str, limit: int) -> bytes:
@@ -143,7 +147,7 @@ def create_import_once(
     services: Services,
     persistence: BasePersistenceLayer,
     lambda_context: Any = None,
-) -> dict[str, Any]:
+) -> CreatedImport:
     """create_import, at most once per (user, Idempotency-Key): a repeat gets the first answer.
 
     The same key with a different body is a conflict, not a second import.
@@ -165,11 +169,13 @@ def create_import_once(
         key_prefix="dkt-import",
     )
     def create(payload: dict[str, Any]) -> dict[str, Any]:
-        return create_import(owner, request, services)
+        # Stored as the JSON the API answers, so a repeat answers exactly the same.
+        return create_import(owner, request, services).model_dump(by_alias=True, mode="json")
 
     payload = {
         "key": f"{owner.tenant_id}/{owner.user_id}/{idempotency_key}",
-        "request": request.model_dump(),
+        # Wire names: a record stored before the fields were renamed still matches.
+        "request": request.model_dump(by_alias=True),
     }
     try:
         result: dict[str, Any] = create(payload=payload)
@@ -183,4 +189,4 @@ def create_import_once(
             "Idempotency-Key request still in progress",
             "Una solicitud con esta Idempotency-Key todavía está en curso.",
         ) from exc
-    return result
+    return CreatedImport.model_validate(result)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from chalicelib import dkt
 from chalicelib.adapters import pagination
 from chalicelib.adapters.dynamo import batch_write
 from chalicelib.core.models import Job, LineErrorItem
+from chalicelib.stores.page import Page
 
 
 def store(job: Job, errors: Sequence[dkt.LineError]) -> None:
@@ -28,7 +28,7 @@ def store(job: Job, errors: Sequence[dkt.LineError]) -> None:
     )
 
 
-def report(job: Job, limit: int, cursor: str | None) -> dict[str, Any]:
+def list_page(job: Job, limit: int, cursor: str | None) -> Page[LineErrorItem]:
     """One page of the job's line errors, in line order."""
     results = LineErrorItem.query(
         job.id,
@@ -37,18 +37,4 @@ def report(job: Job, limit: int, cursor: str | None) -> dict[str, Any]:
             cursor, ("job_id", job.id), {"job_id": "S", "line_no": "N"}
         ),
     )
-    errors = [
-        {
-            "lineNo": int(item.line_no),
-            "field": item.field,
-            "value": item.value,
-            "reason": item.reason,
-        }
-        for item in results
-    ]
-    return {
-        "jobId": job.id,
-        "total": int(job.error_count),
-        "errors": errors,
-        "nextCursor": pagination.encode(results.last_evaluated_key),
-    }
+    return Page(list(results), pagination.encode(results.last_evaluated_key))

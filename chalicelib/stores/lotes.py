@@ -9,17 +9,17 @@ job: until then nothing is visible, and a replacement swaps atomically.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import pagination
 from chalicelib.adapters.dynamo import batch_write, condition_failed
-from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import JobConflict, LoteExists, LoteNotFound
 from chalicelib.core.models import FINAL_STATUSES, Job, JobStatus, Line, Lote, LoteStatus
 from chalicelib.core.models import generation_key as _generation_key
+from chalicelib.stores.page import Page
 
 MAX_ID_LENGTH = 64  # a lote id is a card product code (12) and a period (4)
 
@@ -227,7 +227,7 @@ def get_active(tenant_id: str, lote_id: str) -> Lote:
     return lote
 
 
-def list_active(tenant_id: str, limit: int, cursor: str | None) -> tuple[list[Lote], str | None]:
+def list_active(tenant_id: str, limit: int, cursor: str | None) -> Page[Lote]:
     """The tenant's visible lotes, by id, a page at a time."""
     results = Lote.query(
         tenant_id,
@@ -238,10 +238,10 @@ def list_active(tenant_id: str, limit: int, cursor: str | None) -> tuple[list[Lo
         ),
     )
     lotes = list(results)
-    return lotes, pagination.encode(results.last_evaluated_key)
+    return Page(lotes, pagination.encode(results.last_evaluated_key))
 
 
-def lines_page(lote: Lote, limit: int, cursor: str | None) -> tuple[list[Line], str | None]:
+def lines_page(lote: Lote, limit: int, cursor: str | None) -> Page[Line]:
     """Lines of the lote's visible generation, in file order."""
     generation = _generation_key(lote.tenant_id, lote.lote_id, lote.job_id or "")
     results = Line.query(
@@ -251,27 +251,4 @@ def lines_page(lote: Lote, limit: int, cursor: str | None) -> tuple[list[Line], 
             cursor, ("generation", generation), {"generation": "S", "line_no": "N"}
         ),
     )
-    return list(results), pagination.encode(results.last_evaluated_key)
-
-
-def line_to_api(line: Line) -> dict[str, Any]:
-    return {
-        "lineNo": int(line.line_no),
-        "record": line.record,
-        "rulesFired": line.rules_fired,
-        "ruleErrors": line.rule_errors,
-    }
-
-
-def to_api(lote: Lote) -> dict[str, Any]:
-    return {
-        "loteId": lote.lote_id,
-        "status": lote.status,
-        "codigoTarjeta": lote.codigo_tarjeta,
-        "periodo": lote.periodo,
-        "jobId": lote.job_id,
-        "lineCount": int(lote.line_count),
-        "totals": lote.totals,
-        "createdAt": iso(lote.created_at),
-        "committedAt": iso(lote.committed_at),
-    }
+    return Page(list(results), pagination.encode(results.last_evaluated_key))

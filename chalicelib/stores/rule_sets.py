@@ -16,14 +16,13 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from chalicelib import dkt
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import InvalidRequest, JobConflict, LookupNotFound
 from chalicelib.core.models import RuleSetVersion
 from chalicelib.dkt.rules import RuleSet, RuleSetError
 
 # A version is one DynamoDB item (400 KB at most), lookups included.
 MAX_DOCUMENT_BYTES = 350_000
-MAX_TEST_LINES = 100
 
 
 def _latest(tenant_id: str) -> RuleSetVersion | None:
@@ -51,34 +50,20 @@ def load_version(tenant_id: str, version: int) -> RuleSet:
     return RuleSet.load(item.rules, item.lookups, dkt.RECORD_FIELDS)
 
 
-def _to_api(item: RuleSetVersion | None) -> dict[str, Any]:
-    if item is None:
-        return {"version": 0, "rules": [], "lookups": {}, "updatedAt": None, "updatedBy": None}
-    return {
-        "version": int(item.version),
-        "rules": item.rules,
-        "lookups": item.lookups,
-        "updatedAt": iso(item.created_at),
-        "updatedBy": item.created_by,
-    }
+def get_current(owner: Identity) -> RuleSetVersion | None:
+    """The tenant's newest version; None when the tenant never defined rules."""
+    return _latest(owner.tenant_id)
 
 
-def get_current(owner: Identity) -> dict[str, Any]:
-    return _to_api(_latest(owner.tenant_id))
-
-
-def _validated(rules: Any, lookups: Any) -> RuleSet:
-    if not isinstance(rules, list):
-        raise InvalidRequest("El campo rules debe ser una lista de reglas.")
-    if not isinstance(lookups, dict):
-        raise InvalidRequest("El campo lookups debe ser un objeto {nombre: {clave: valor}}.")
+def validated(rules: Sequence[Any], lookups: Mapping[str, Any]) -> RuleSet:
+    """The rule set compiled; raises InvalidRequest naming the rule and field at fault."""
     try:
         return RuleSet.load(rules, lookups, dkt.RECORD_FIELDS)
     except RuleSetError as exc:
         raise InvalidRequest(exc.message, f"invalid rule set: {exc.message}") from exc
 
 
-def _write(owner: Identity, ruleset: RuleSet, expected_version: int) -> dict[str, Any]:
+def _write(owner: Identity, ruleset: RuleSet, expected_version: int) -> RuleSetVersion:
     document = ruleset.to_json()
     if len(json.dumps(document)) > MAX_DOCUMENT_BYTES:
         raise InvalidRequest(
@@ -101,16 +86,17 @@ def _write(owner: Identity, ruleset: RuleSet, expected_version: int) -> dict[str
             f"rules of tenant {owner.tenant_id} changed concurrently",
             "Otra persona modificó las reglas al mismo tiempo; vuelva a cargarlas.",
         ) from exc
-    return _to_api(item)
+    return item
 
 
-def replace_rules(owner: Identity, body: Any) -> dict[str, Any]:
-    """PUT /api/rules: the whole rule set (and, if given, the lookup tables) as a new version."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("Envíe un objeto con rules (y opcionalmente lookups).")
+def replace_rules(
+    owner: Identity, rules: Sequence[Any], lookups: Mapping[str, Any] | None
+) -> RuleSetVersion:
+    """The whole rule set as a new version, with `lookups` or, if None, the current tables."""
     latest = _latest(owner.tenant_id)
-    lookups = body.get("lookups", latest.lookups if latest else {})
-    ruleset = _validated(body.get("rules"), lookups)
+    if lookups is None:
+        lookups = latest.lookups if latest else {}
+    ruleset = validated(rules, lookups)
     return _write(owner, ruleset, 0 if latest is None else int(latest.version))
 
 
@@ -126,81 +112,29 @@ def _lookup_name(name: str) -> str:
     return name
 
 
-def get_lookup(owner: Identity, name: str) -> dict[str, Any]:
+def get_lookup(owner: Identity, name: str) -> RuleSetVersion:
+    """The tenant's newest version, which holds lookup table `name`; else LookupNotFound."""
     if not _LOOKUP_NAME.match(name):
         raise LookupNotFound(name[:64])
     latest = _latest(owner.tenant_id)
     if latest is None or name not in latest.lookups:
         raise LookupNotFound(name)
-    return {"name": name, "entries": latest.lookups[name], "version": int(latest.version)}
+    return latest
 
 
-def put_lookup(owner: Identity, name: str, body: Any) -> dict[str, Any]:
-    """PUT /api/rules/lookups/{name}: replaces one lookup table, keeping the rules."""
+def put_lookup(owner: Identity, name: str, entries: Mapping[str, Any]) -> RuleSetVersion:
+    """Replaces one lookup table as a new version, keeping the rules."""
     _lookup_name(name)
-    entries = body.get("entries") if isinstance(body, dict) else None
-    if not isinstance(entries, dict):
-        raise InvalidRequest('Envíe {"entries": {clave: valor, ...}}.')
     latest = _latest(owner.tenant_id)
     rules = latest.rules if latest else []
     lookups = {**(latest.lookups if latest else {}), name: entries}
-    return _write(owner, _validated(rules, lookups), 0 if latest is None else int(latest.version))
+    return _write(owner, validated(rules, lookups), 0 if latest is None else int(latest.version))
 
 
-def delete_lookup(owner: Identity, name: str) -> dict[str, Any]:
+def delete_lookup(owner: Identity, name: str) -> RuleSetVersion:
     """Removes a lookup table; refused (400) while a rule still reads it."""
     latest = _latest(owner.tenant_id)
     if latest is None or name not in latest.lookups:
         raise LookupNotFound(name)
     lookups = {key: value for key, value in latest.lookups.items() if key != name}
-    return _write(owner, _validated(latest.rules, lookups), int(latest.version))
-
-
-def try_rules(owner: Identity, body: Any, card_key: bytes) -> dict[str, Any]:
-    """POST /api/rules/test: applies rules to the given lines and writes nothing.
-
-    `lines` are DKT lines as text or records (camelCase fields); `rules` and `lookups`,
-    if given, are tried instead of the stored ones.
-    """
-    if not isinstance(body, dict) or not isinstance(body.get("lines"), list):
-        raise InvalidRequest('Envíe {"lines": [...]} con líneas DKT o registros.')
-    lines: Sequence[Any] = body["lines"]
-    if not 1 <= len(lines) <= MAX_TEST_LINES:
-        raise InvalidRequest(f"Envíe entre 1 y {MAX_TEST_LINES} líneas.")
-    if "rules" in body:
-        ruleset = _validated(body["rules"], body.get("lookups", {}))
-    else:
-        ruleset = load_version(owner.tenant_id, current_version(owner.tenant_id))
-    results = []
-    for number, line in enumerate(lines, start=1):
-        record = _as_record(line, number, card_key)
-        if isinstance(record, dkt.LineError):
-            results.append({"lineNo": number, "error": record.to_dict()})
-            continue
-        outcome = ruleset.apply(record)
-        results.append(
-            {
-                "lineNo": number,
-                "record": outcome.record,
-                "fired": list(outcome.fired),
-                "errors": [error.to_dict() for error in outcome.errors],
-            }
-        )
-    return {"results": results}
-
-
-def _as_record(
-    line: Any, number: int, card_key: bytes
-) -> Mapping[str, str | int | None] | dkt.LineError:
-    if isinstance(line, str):
-        parsed = dkt.parse_line(line.encode(), number, dkt.Encoding.UTF8, card_key)
-        if parsed is None:
-            return dkt.LineError(number, None, None, "la línea está vacía")
-        return parsed if isinstance(parsed, dkt.LineError) else parsed.to_record()
-    if isinstance(line, dict) and all(
-        isinstance(value, str | int | type(None)) for value in line.values()
-    ):
-        return line
-    raise InvalidRequest(
-        f"La línea {number} debe ser texto DKT o un objeto de campos con valores simples."
-    )
+    return _write(owner, validated(latest.rules, lookups), int(latest.version))

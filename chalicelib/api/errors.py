@@ -1,0 +1,71 @@
+"""Domain errors as HTTP answers: one table from exception class to status, one error body."""
+
+from __future__ import annotations
+
+from chalice.app import Response
+
+from chalicelib.api.schema import ApiModel
+from chalicelib.core.errors import (
+    DomainError,
+    FileTooLarge,
+    IdempotencyConflict,
+    InvalidRequest,
+    JobConflict,
+    JobNotFound,
+    LookupNotFound,
+    LoteExists,
+    LoteNotFound,
+    TooManyActiveJobs,
+    Unauthenticated,
+)
+
+# Looked up along the exception's class hierarchy, so a new subclass of JobNotFound is a
+# 404 without an entry of its own; DomainError itself is the caller's fault, hence 400.
+STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    DomainError: 400,
+    InvalidRequest: 400,
+    Unauthenticated: 401,
+    JobNotFound: 404,
+    LoteNotFound: 404,
+    LookupNotFound: 404,
+    JobConflict: 409,
+    LoteExists: 409,
+    IdempotencyConflict: 409,
+    FileTooLarge: 413,
+    TooManyActiveJobs: 429,
+}
+
+# What each error status means, for the OpenAPI document.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Invalid input: a malformed body, parameter or cursor.",
+    401: "No bearer token, or one that does not verify.",
+    404: "Not found, or not the caller's.",
+    409: "The resource is in a state that does not allow the operation.",
+    413: "The file is larger than the configured limit.",
+    429: "The caller has too many imports in progress.",
+    500: "An internal fault of the service.",
+}
+
+
+class ErrorBody(ApiModel):
+    """Every error the API answers: a stable code and a message for the person at the screen."""
+
+    code: str
+    message: str
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain error: that of its nearest class in the table."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 400  # unreachable: DomainError is in the table
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    body = ErrorBody(code=code, message=message)
+    return Response(
+        body=body.model_dump(by_alias=True, mode="json"),
+        status_code=status,
+        headers={"Content-Type": "application/json"},
+    )

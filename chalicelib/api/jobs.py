@@ -1,0 +1,219 @@
+"""Jobs as their owner sees them: get, list, cancel, retry, and the line-error report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters import pagination
+from chalicelib.adapters.auth import Identity
+from chalicelib.adapters.services import Services
+from chalicelib.api.queries import JobErrorsQuery, JobListQuery
+from chalicelib.api.schema import ApiModel, Timestamp
+from chalicelib.core.errors import JobConflict, JobNotFound, TooManyActiveJobs
+from chalicelib.core.models import Job, JobStatus, JobType, LineErrorItem
+from chalicelib.engine import lifecycle
+from chalicelib.stores import line_errors
+from chalicelib.stores.page import Page
+
+# Ids the service hands out are far shorter; a longer one cannot exist (and would be
+# refused by DynamoDB as a key).
+MAX_ID_LENGTH = 64
+
+
+class JobView(ApiModel):
+    """A job as the API shows it: the seed's ProcessingJob, plus what users ask for."""
+
+    id: str
+    type: JobType
+    status: JobStatus
+    progress: int
+    total_items: int | None
+    processed_items: int
+    message: str
+    user_id: str
+    parameters: dict[str, Any]
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    error_count: int
+    attempts: int
+    cancel_requested: bool
+    # DynamoDB gives back 12.0 as 12: both are kept as they come.
+    rows_per_second: int | float | None
+    eta_seconds: int | None
+    lote_id: str | None
+    lote_deleted: bool
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, job: Job) -> JobView:
+        return cls(
+            id=job.id,
+            type=JobType(job.type),
+            status=JobStatus(job.status),
+            progress=int(job.progress),
+            total_items=None if job.total_items is None else int(job.total_items),
+            processed_items=int(job.processed_items),
+            message=job.message,
+            user_id=job.user_id,
+            parameters=job.parameters,
+            result=job.result,
+            error=job.error,
+            error_count=int(job.error_count),
+            attempts=int(job.attempts),
+            cancel_requested=bool(job.cancel_requested),
+            rows_per_second=job.rows_per_second,
+            eta_seconds=None if job.eta_seconds is None else int(job.eta_seconds),
+            lote_id=job.lote_id,
+            lote_deleted=bool(job.lote_deleted),
+            started_at=job.started_at,
+            completed_at=job.completed_at,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+        )
+
+
+class JobList(ApiModel):
+    """GET /api/jobs: the caller's jobs, newest first."""
+
+    jobs: list[JobView]
+    next_cursor: str | None
+
+
+class JobAction(ApiModel):
+    """What a cancel, retry or lote deletion did: the job's message and the job itself."""
+
+    message: str
+    job: JobView
+
+    @classmethod
+    def of(cls, job: Job) -> JobAction:
+        return cls(message=job.message, job=JobView.of(job))
+
+
+class LineErrorView(ApiModel):
+    """One line that could not be imported, and why."""
+
+    line_no: int
+    field: str | None
+    value: str | None
+    reason: str
+
+    @classmethod
+    def of(cls, item: LineErrorItem) -> LineErrorView:
+        return cls(
+            line_no=int(item.line_no), field=item.field, value=item.value, reason=item.reason
+        )
+
+
+class ErrorReport(ApiModel):
+    """GET /api/jobs/{job_id}/errors: one page of a job's line errors, in line order."""
+
+    job_id: str
+    total: int
+    errors: list[LineErrorView]
+    next_cursor: str | None
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def get_owned(job_id: str, owner: Identity) -> Job:
+    """The caller's job; anyone else's is reported as not found, as if it did not exist."""
+    if not 0 < len(job_id) <= MAX_ID_LENGTH:
+        raise JobNotFound(job_id[:MAX_ID_LENGTH])
+    job = lifecycle.get(job_id)
+    if job is None or job.user_id != owner.user_id or job.tenant_id != owner.tenant_id:
+        raise JobNotFound(job_id)
+    return job
+
+
+def list_owned(owner: Identity, limit: int, cursor: str | None) -> Page[Job]:
+    """The caller's jobs, newest first."""
+    results = Job.user_jobs.query(
+        owner.user_id,
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=pagination.decode(
+            cursor, ("user_id", owner.user_id), {"id": "S", "user_id": "S", "created_at": "S"}
+        ),
+    )
+    items = [job for job in results if job.tenant_id == owner.tenant_id]
+    return Page(items, pagination.encode(results.last_evaluated_key))
+
+
+def list_active(owner: Identity) -> list[Job]:
+    """The caller's QUEUED and PROCESSING jobs (a sparse index: no history is read)."""
+    return [
+        job
+        for job in Job.active_jobs.query(owner.user_id, scan_index_forward=False)
+        if job.tenant_id == owner.tenant_id
+    ]
+
+
+def check_active_limit(owner: Identity, services: Services) -> None:
+    """Raises TooManyActiveJobs when the caller already runs as many jobs as allowed."""
+    limit = services.settings.max_active_jobs_per_user
+    if len(list_active(owner)) >= limit:
+        raise TooManyActiveJobs(owner.user_id, limit)
+
+
+# --- use cases ------------------------------------------------------------------------------
+
+
+def get(owner: Identity, job_id: str) -> JobView:
+    return JobView.of(get_owned(job_id, owner))
+
+
+def list_jobs(owner: Identity, query: JobListQuery) -> JobList:
+    """A page of the caller's jobs, or with `status=active` every running one (no paging)."""
+    if query.status == "active":
+        return JobList(jobs=[JobView.of(job) for job in list_active(owner)], next_cursor=None)
+    page = list_owned(owner, query.limit, query.cursor or None)
+    return JobList(jobs=[JobView.of(job) for job in page.items], next_cursor=page.next_cursor)
+
+
+def cancel(owner: Identity, job_id: str) -> JobAction:
+    """Asks the job to stop; a QUEUED job is CANCELLED at once, a running one within a chunk."""
+    return JobAction.of(lifecycle.request_cancel(get_owned(job_id, owner)))
+
+
+def retry(owner: Identity, job_id: str, services: Services) -> JobAction:
+    """FAILED or CANCELLED -> QUEUED and queued: resumes from its checkpoint.
+
+    Raises:
+        TooManyActiveJobs: the caller already runs as many jobs as allowed.
+        JobConflict: the job's upload is gone, unusable, or was replaced since it started.
+    """
+    job = get_owned(job_id, owner)
+    check_active_limit(owner, services)
+    settings = services.settings
+    upload = None
+    if job.upload_key:
+        found = services.store.head(job.upload_key)
+        if found is None or not 0 < found.size <= settings.max_file_size:
+            raise JobConflict(
+                f"job {job.id}: upload {job.upload_key} is gone or unusable",
+                "El archivo de esta importación ya no está disponible; vuelva a subirlo.",
+            )
+        if job.file_etag and found.etag != job.file_etag and not lifecycle.starts_over(job):
+            raise JobConflict(
+                f"job {job.id}: upload {job.upload_key} was replaced",
+                "El archivo cambió desde que comenzó esta importación; cree una nueva.",
+            )
+        upload = (found.size, found.etag)
+    services.queue.send(lifecycle.prepare_retry(job, upload))
+    return JobAction.of(job)
+
+
+def error_report(owner: Identity, job_id: str, query: JobErrorsQuery) -> ErrorReport:
+    job = get_owned(job_id, owner)
+    page = line_errors.list_page(job, query.limit, query.cursor or None)
+    return ErrorReport(
+        job_id=job.id,
+        total=int(job.error_count),
+        errors=[LineErrorView.of(item) for item in page.items],
+        next_cursor=page.next_cursor,
+    )

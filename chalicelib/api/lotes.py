@@ -1,0 +1,126 @@
+"""A tenant's lotes: list them, read one with its lines, delete one (a LOTE_DELETE job)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib.adapters.auth import Identity
+from chalicelib.adapters.dynamo import transaction, transaction_cancelled
+from chalicelib.adapters.services import Services
+from chalicelib.api.jobs import JobAction
+from chalicelib.api.queries import LoteLinesQuery, LoteListQuery
+from chalicelib.api.schema import ApiModel, Timestamp
+from chalicelib.core.errors import JobConflict
+from chalicelib.core.models import Line, Lote, LoteStatus
+from chalicelib.engine import lifecycle
+from chalicelib.jobtypes import lote_delete
+from chalicelib.stores import lotes
+
+
+class LoteView(ApiModel):
+    """A committed lote: one card product and period, and its totals."""
+
+    lote_id: str
+    status: LoteStatus
+    codigo_tarjeta: str
+    periodo: str
+    job_id: str | None
+    line_count: int
+    totals: dict[str, Any]
+    created_at: Timestamp
+    committed_at: Timestamp | None
+
+    @classmethod
+    def of(cls, lote: Lote) -> LoteView:
+        return cls(
+            lote_id=lote.lote_id,
+            status=LoteStatus(lote.status),
+            codigo_tarjeta=lote.codigo_tarjeta,
+            periodo=lote.periodo,
+            job_id=lote.job_id,
+            line_count=int(lote.line_count),
+            totals=lote.totals,
+            created_at=lote.created_at,
+            committed_at=lote.committed_at,
+        )
+
+
+class LineView(ApiModel):
+    """One imported line: its record after the rules, and what the rules did to it."""
+
+    line_no: int
+    record: dict[str, Any]
+    rules_fired: list[str]
+    rule_errors: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, line: Line) -> LineView:
+        return cls(
+            line_no=int(line.line_no),
+            record=line.record,
+            rules_fired=line.rules_fired,
+            rule_errors=line.rule_errors,
+        )
+
+
+class LoteList(ApiModel):
+    """GET /api/lotes: the tenant's visible lotes, by id."""
+
+    lotes: list[LoteView]
+    next_cursor: str | None
+
+
+class LoteDetail(ApiModel):
+    """GET /api/lotes/{lote_id}: the lote and a page of its lines, in file order."""
+
+    lote: LoteView
+    lines: list[LineView]
+    next_cursor: str | None
+
+
+def list_lotes(owner: Identity, query: LoteListQuery) -> LoteList:
+    page = lotes.list_active(owner.tenant_id, query.limit, query.cursor or None)
+    return LoteList(lotes=[LoteView.of(lote) for lote in page.items], next_cursor=page.next_cursor)
+
+
+def get_lote(owner: Identity, lote_id: str, query: LoteLinesQuery) -> LoteDetail:
+    lote = lotes.get_active(owner.tenant_id, lote_id)
+    page = lotes.lines_page(lote, query.limit, query.cursor or None)
+    return LoteDetail(
+        lote=LoteView.of(lote),
+        lines=[LineView.of(line) for line in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+def delete_lote(owner: Identity, lote_id: str, services: Services) -> JobAction:
+    """Hides the lote at once and starts a LOTE_DELETE job that removes its lines.
+
+    Raises:
+        LoteNotFound: the tenant has no such ACTIVE lote.
+        JobConflict: an import changed the lote while it was being marked for deletion.
+    """
+    lote = lotes.get_active(owner.tenant_id, lote_id)
+    try:
+        with transaction() as tx:
+            lotes.begin_delete(lote, tx)
+            job = lote_delete.deletion_job(
+                owner=owner,
+                lote_id=lote_id,
+                generation_job_id=lote.job_id,
+                reason=lote_delete.REASON_DELETE,
+                line_count=int(lote.line_count),
+                settings=services.settings,
+                transaction=tx,
+            )
+    except TransactWriteError as exc:
+        if not transaction_cancelled(exc):
+            raise
+        raise JobConflict(
+            f"lote {lote_id} changed while deleting it",
+            f"El lote {lote_id} está siendo modificado por otra importación; intente luego.",
+        ) from exc
+    services.queue.send(lifecycle.message_for(job))
+    return JobAction.of(job)

@@ -1,0 +1,88 @@
+"""Query strings, one strict model per route: a limit is ASCII digits in range, a cursor
+has a bounded length, and a parameter the route does not know is refused."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, cast
+
+import annotated_types
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from chalicelib.api.schema import Request
+
+# Cursors the service hands out are a few hundred characters (a DynamoDB key, base64).
+MAX_CURSOR_LENGTH = 2048
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+def _ascii_digits(value: Any) -> Any:
+    # str.isdigit() also accepts "²" or "٣", which int() then refuses: only 0-9 here.
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise PydanticCustomError("limit_digits", "limit must be ASCII digits")
+        return int(value)
+    return value
+
+
+Limit = Annotated[int, BeforeValidator(_ascii_digits)]
+Cursor = Annotated[str, StringConstraints(max_length=MAX_CURSOR_LENGTH)]
+
+
+class PageQuery(Request):
+    """`limit` and `cursor` of a paginated listing; subclasses set the limit's range."""
+
+    model_config = ConfigDict(strict=True)
+
+    limit: Limit = Field(default=50, ge=1, le=100)
+    # Empty means "from the start", as the page sends it.
+    cursor: Cursor | None = None
+
+    @classmethod
+    def max_limit(cls) -> int:
+        for constraint in cls.model_fields["limit"].metadata:
+            if isinstance(constraint, annotated_types.Le):
+                return cast(int, constraint.le)
+        raise TypeError(f"{cls.__name__}.limit has no maximum")
+
+    @classmethod
+    def problem(cls, error: ErrorDetails) -> str:
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if error["type"] == "extra_forbidden":
+            return f"El parámetro {field} no se admite."
+        if field == "limit":
+            return f"El parámetro limit debe ser un número entre 1 y {cls.max_limit()}."
+        if field == "cursor":
+            return "El cursor de paginación no es válido."
+        return f"El parámetro {field} no es válido."
+
+
+class LongPageQuery(PageQuery):
+    """A page of lines (a lote's, a job's errors): more per page, 100 by default."""
+
+    limit: Limit = Field(default=100, ge=1, le=1000)
+
+
+class JobListQuery(PageQuery):
+    """GET /api/jobs: a page of the caller's jobs, or (`status=active`) all that are running."""
+
+    status: Literal["active"] | None = None
+
+    @classmethod
+    def problem(cls, error: ErrorDetails) -> str:
+        if error["loc"] == ("status",):
+            return "El parámetro status solo admite el valor active."
+        return super().problem(error)
+
+
+class LoteListQuery(PageQuery):
+    """GET /api/lotes."""
+
+
+class LoteLinesQuery(LongPageQuery):
+    """GET /api/lotes/{loteId}: a page of its lines."""
+
+
+class JobErrorsQuery(LongPageQuery):
+    """GET /api/jobs/{jobId}/errors: a page of the line-level error report."""

@@ -1,0 +1,92 @@
+"""The API's JSON conventions, shared by every request and response model.
+
+Python attributes are snake_case and the wire is camelCase (`populate_by_name`, so
+code can build a model by attribute name). A request that fails validation is an
+InvalidRequest whose Spanish message names the field; the caller's input is never
+copied into the log, since a misplaced field could hold a card number.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, ValidationError, WithJsonSchema
+from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
+
+from chalicelib.core.clock import iso
+from chalicelib.core.errors import InvalidRequest
+
+
+def _iso(moment: datetime) -> str:
+    return iso(moment) or ""
+
+
+# Times as the API has always shown them: UTC, milliseconds, a Z.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_iso, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class ApiModel(BaseModel):
+    """Base of every body the API reads or writes: camelCase on the wire."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        # Titles from the Python name: "Total items", not pydantic's "Totalitems".
+        field_title_generator=lambda name, _: name.replace("_", " ").capitalize(),
+    )
+
+
+class Request(ApiModel):
+    """A body or query string a caller sends; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Field (wire name) -> how to say it in Spanish, for the generic messages.
+    labels: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def problem(cls, error: ErrorDetails) -> str:
+        """The Spanish message for the first thing wrong with a request."""
+        location = ".".join(str(part) for part in error["loc"])
+        label = cls.labels.get(location, location)
+        kind = error["type"]
+        if kind == "missing":
+            return f"Falta el campo {label} ({location})."
+        if kind == "extra_forbidden":
+            return f"El campo {location} no se admite."
+        if kind == "value_error":
+            return "Solicitud inválida: " + str(error.get("ctx", {}).get("error", ""))
+        return f"El campo {label} ({location}) no es válido."
+
+
+R = TypeVar("R", bound=Request)
+
+
+def parse(model: type[R], data: Any) -> R:
+    """`data` as `model`; raises InvalidRequest with the model's Spanish message."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = exc.errors(include_input=False, include_url=False, include_context=False)
+        raise InvalidRequest(
+            model.problem(exc.errors(include_input=False)[0]),
+            f"invalid {model.__name__}: {problems}",
+        ) from exc
+
+
+def parse_json(model: type[R], raw: str | bytes | None) -> R:
+    """A JSON request body as `model`; a missing or unreadable body is a 400 too."""
+    if not raw:
+        raise InvalidRequest("Falta el cuerpo de la solicitud (JSON).")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("El cuerpo de la solicitud no es JSON válido.", str(exc)) from exc
+    return parse(model, data)
