@@ -16,7 +16,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from chalicelib import dkt
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.core.clock import iso, utcnow
+from chalicelib.core.clock import SYSTEM_CLOCK, Clock, iso
 from chalicelib.core.errors import InvalidRequest, JobConflict, LookupNotFound
 from chalicelib.core.models import RuleSetVersion
 from chalicelib.dkt.rules import RuleSet, RuleSetError
@@ -78,7 +78,9 @@ def _validated(rules: Any, lookups: Any) -> RuleSet:
         raise InvalidRequest(exc.message, f"invalid rule set: {exc.message}") from exc
 
 
-def _write(owner: Identity, ruleset: RuleSet, expected_version: int) -> dict[str, Any]:
+def _write(
+    owner: Identity, ruleset: RuleSet, expected_version: int, clock: Clock = SYSTEM_CLOCK
+) -> dict[str, Any]:
     document = ruleset.to_json()
     if len(json.dumps(document)) > MAX_DOCUMENT_BYTES:
         raise InvalidRequest(
@@ -89,7 +91,7 @@ def _write(owner: Identity, ruleset: RuleSet, expected_version: int) -> dict[str
         version=expected_version + 1,
         rules=document["rules"],
         lookups=document["lookups"],
-        created_at=utcnow(),
+        created_at=clock.now(),
         created_by=owner.user_id,
     )
     try:
