@@ -20,7 +20,12 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo import cancellation_codes, is_transient, transaction_cancelled
+from chalicelib.adapters.dynamo import (
+    cancellation_codes,
+    is_transient,
+    transaction_cancelled,
+    transaction_connection,
+)
 from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import CancelRequested, Fenced, TransientError
 from chalicelib.core.models import Job
@@ -102,7 +107,7 @@ def completing(
         Fenced: another delivery moved the job on.
         Rejected: another item's condition failed; what that means is the type's to say.
     """
-    tx = _Tracked(connection=Job._get_connection().connection)
+    tx = _Tracked(connection=transaction_connection())
     try:
         with tx:
             add_completion(tx, job, result, message, clock=clock)
