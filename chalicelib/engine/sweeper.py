@@ -44,9 +44,14 @@ class _Windows:
 
 
 def sweep(
-    services: Services, now: datetime, *, job_types: registry.JobTypes | None = None
+    services: Services,
+    now: datetime | None = None,
+    *,
+    job_types: registry.JobTypes | None = None,
 ) -> SweepReport:
-    """One pass over the watched jobs, as of `now`; returns what it did."""
+    """One pass over the watched jobs, as of `now` (the services' clock if not given);
+    returns what it did."""
+    now = now or services.clock.now()
     settings = services.settings
     types = job_types or registry.installed()
     windows = _Windows(
