@@ -135,6 +135,7 @@ def _run(delivery: _Delivery) -> InvocationReport:
                 services.job_finished(job, JobStatus.COMPLETED)
                 return InvocationReport(job.id, "completed", chunks)
             if isinstance(outcome, Failed):
+                _chunk_done(job, budget, 0)
                 lifecycle.fail(
                     job,
                     outcome.code,
@@ -164,6 +165,7 @@ def _run(delivery: _Delivery) -> InvocationReport:
 
 
 def _chunk_done(job: Job, budget: TimeBudget, items: int) -> None:
+    """Ends a chunk of work (not of discarding) and counts its items and its duration."""
     observability.chunk_processed(job.type, max(items, 0), budget.chunk_finished())
 
 

@@ -53,7 +53,7 @@ def sweep(
     returns what it did."""
     now = now or services.clock.now()
     settings = services.settings
-    types = job_types or registry.installed()
+    context = _Context(services, job_types or registry.installed())
     windows = _Windows(
         stale_after=timedelta(seconds=settings.stale_after_s),
         upload=timedelta(seconds=settings.upload_url_ttl_s) + UPLOAD_GRACE,
@@ -68,7 +68,7 @@ def sweep(
                 continue
             quiet_for = now - (job.heartbeat_at or job.updated_at)
             try:
-                _sweep_one(job, quiet_for, windows, _Context(services, types), report)
+                _sweep_one(job, quiet_for, windows, context, report)
             except (Fenced, JobConflict):
                 logger.info("job moved during the sweep", extra={"job_id": job.id})
     if report.rescued or report.failed or report.discarding or report.retried:

@@ -136,6 +136,17 @@ def test_a_job_type_from_the_table_runs_on_the_injected_clock_and_ids(
     assert metrics[("Continuations", "DKT_IMPORT")] == 0
 
 
+def test_a_job_keeps_what_its_first_start_froze(counting: tuple[Services, Any]) -> None:
+    # GIVEN a job that already froze version 3 at an earlier start (a retry)
+    services, job_types = counting
+    job = create_counting_job(services)
+    job.update(actions=[Job.rules_version.set(3)])
+    # WHEN it starts again, its type freezing version 7
+    runner.handle(lifecycle.message_for(job), services, LambdaTime(600_000), job_types=job_types)
+    # THEN it runs on the version it froze first
+    assert Job.get(job.id).rules_version == 3
+
+
 def test_a_job_out_of_time_hands_off_and_counts_the_continuation(
     counting: tuple[Services, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
