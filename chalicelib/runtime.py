@@ -18,16 +18,15 @@ from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import UploadStore
 from chalicelib.core.models import bind_models
 from chalicelib.core.settings import Settings, get_settings
-
-# Imported for their effect: each registers its job type's runner.
-from chalicelib.jobtypes import dkt_import as _dkt_import  # noqa: F401
-from chalicelib.jobtypes import lote_delete as _lote_delete  # noqa: F401
+from chalicelib.engine import registry
+from chalicelib.jobtypes import JOB_TYPES
 
 
 @functools.cache
 def services() -> Services:
     settings = _with_secrets(get_settings())
     bind_models(settings)
+    registry.install(registry.JobTypes(JOB_TYPES))
     return Services(
         settings=settings,
         store=UploadStore(aws.s3_client(), settings.upload_bucket, settings.upload_prefix),

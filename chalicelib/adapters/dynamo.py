@@ -101,7 +101,12 @@ def is_transient(codes: list[str | None]) -> bool:
     return any(code in ("TransactionConflict", "ThrottlingError") for code in codes)
 
 
+def transaction_connection() -> Any:
+    """The connection the models already hold: one client per process, rather than a new
+    one per transaction."""
+    return Job._get_connection().connection
+
+
 def transaction() -> TransactWrite:
-    """A write transaction on the connection the models already hold (one client per
-    process, rather than a new one per commit)."""
-    return TransactWrite(connection=Job._get_connection().connection)
+    """A write transaction on the connection the models already hold."""
+    return TransactWrite(connection=transaction_connection())

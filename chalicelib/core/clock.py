@@ -1,12 +1,30 @@
-"""The wall clock, in one place, so tests can pass their own `now`."""
+"""The clock, injected: code that reads the time takes a `Clock`, so tests pass their own."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Tells the current time, always timezone-aware UTC."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The machine's wall clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+SYSTEM_CLOCK: Clock = SystemClock()
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The system clock's time, for entry points that have no clock of their own."""
+    return SYSTEM_CLOCK.now()
 
 
 def iso(moment: datetime | None) -> str | None:

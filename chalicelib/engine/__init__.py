@@ -1,2 +1,9 @@
-"""The generic job engine: the lifecycle (the only place a status changes), the chunk
-runner and its time budget, the work message, and the sweeper. Knows no job type."""
+"""The generic job engine; knows no job type, only the table it is handed.
+
+lifecycle, checkpoints, guards  the only place a status changes (API/sweeper side,
+                                worker side, what both share)
+jobtype, registry               what a job type declares; the table of installed types
+runner, commit, progress        the chunk loop and its time budget; completing in one
+                                transaction; the progress/ETA arithmetic
+messaging, sweeper              the work message; the scheduled sweep
+"""

@@ -1,30 +1,27 @@
-"""The job lifecycle: the only place a job's status changes.
+"""The job lifecycle: the only place a job's status changes (with `checkpoints`, the
+worker's side of it).
 
 Every transition is one conditional update, so two Lambdas (or a Lambda, the API
-and the sweeper) racing on the same job cannot both win. Worker-side transitions
-are fenced by the checkpoint (`seq`, `step`): a delivery that lost the race gets
-`Fenced`. A watched job (`sweep_shard` set) is one the sweeper keeps an eye on:
-unfinished, or holding staged lines still to be removed; its `heartbeat_at` is
-its last sign of life.
+and the sweeper) racing on the same job cannot both win. A watched job (`sweep_shard`
+set) is one the sweeper keeps an eye on: unfinished, or holding staged lines still to
+be removed; its `heartbeat_at` is its last sign of life. This module holds creation,
+the API's and the sweeper's transitions, and failing a job, which all three do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from cuid2 import Cuid
-from pynamodb.exceptions import DoesNotExist, UpdateError
-from pynamodb.expressions.condition import Condition
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.core.clock import utcnow
-from chalicelib.core.errors import CancelRequested, Fenced, JobConflict
+from chalicelib.core.clock import SYSTEM_CLOCK, Clock
+from chalicelib.core.errors import Fenced, JobConflict
+from chalicelib.core.ids import IdGenerator, new_cuid
 from chalicelib.core.models import (
     ACTIVE_STATUSES,
     DISCARDING_PHASES,
@@ -38,120 +35,49 @@ from chalicelib.core.models import (
     Staged,
     sweep_shard_of,
 )
+from chalicelib.engine import registry
+from chalicelib.engine.guards import (
+    CHECKPOINT,
+    STATUS_LABELS,
+    count_final,
+    fence,
+    finished,
+    format_count,
+    get,
+    message_for,
+    raise_lost_fence,
+    update_if,
+)
 from chalicelib.engine.messaging import WorkMessage
 
-_ids = Cuid(length=24)
-# PynamoDB's stubs type a typed map's nested attributes as their values; this is the
-# checkpoint as the path that update and condition expressions need.
-_checkpoint: Any = Job.checkpoint
-
-STATUS_LABELS = {
-    JobStatus.QUEUED: "en cola",
-    JobStatus.PROCESSING: "en proceso",
-    JobStatus.COMPLETED: "completado",
-    JobStatus.FAILED: "fallido",
-    JobStatus.CANCELLED: "cancelado",
-}
-
-
-def new_job_id() -> str:
-    """A collision-resistant id (cuid2) that does not leak creation order or host."""
-    return str(_ids.generate())
-
-
-def format_count(number: int) -> str:
-    """18000 -> '18.000', as Spanish-speaking users read numbers."""
-    return f"{number:,}".replace(",", ".")
+__all__ = [
+    "STATUS_LABELS",
+    "create",
+    "expire_upload",
+    "fail",
+    "format_count",
+    "get",
+    "mark_lote_deleted",
+    "message_for",
+    "new_job_id",
+    "note_delivery_error",
+    "owner_of",
+    "prepare_retry",
+    "record_upload",
+    "request_cancel",
+    "rescue",
+    "starts_over",
+]
 
 
-@dataclass(frozen=True)
-class Progress:
-    """What one chunk changes in what the user sees."""
-
-    progress: int
-    processed_items: int
-    total_items: int | None
-    message: str
-    rows_per_second: float | None = None
-    eta_seconds: int | None = None
+def new_job_id(new_id: IdGenerator = new_cuid) -> str:
+    """A collision-resistant id that does not leak creation order or host."""
+    return new_id()
 
 
-@dataclass(frozen=True)
-class CheckpointUpdate:
-    """Where the job stands after a chunk (the fence values are taken from the job)."""
-
-    phase: str
-    byte_offset: int
-    line_no: int
-    state: dict[str, Any] = field(default_factory=dict)
-
-
-def _update(job: Job, actions: Sequence[Action], condition: Condition) -> bool:
-    """Applies `actions` if `condition` holds; False (job reloaded) if it did not."""
-    try:
-        job.update(actions=list(actions), condition=condition)
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        job.refresh(consistent_read=True)
-        return False
-    return True
-
-
-def _fence(job: Job) -> Condition:
-    """Holds while nobody else moved the job since this worker loaded it."""
-    condition: Condition = (
-        (Job.status == job.status)
-        & (_checkpoint.seq == job.checkpoint.seq)
-        & (_checkpoint.step == job.checkpoint.step)
-    )
-    return condition
-
-
-def _no_cancel() -> Condition:
-    condition: Condition = Job.cancel_requested == False  # noqa: E712 - a DynamoDB condition
-    return condition
-
-
-def _raise_lost_fence(job: Job) -> None:
-    """After a failed fenced update (job reloaded): why this worker must stop."""
-    if job.job_status is JobStatus.PROCESSING and job.cancel_requested:
-        raise CancelRequested(f"job {job.id} has a cancel request")
-    raise Fenced(
-        f"job {job.id} moved on: status {job.status}, "
-        f"seq {job.checkpoint.seq}, step {job.checkpoint.step}"
-    )
-
-
-def _finished(now: Any) -> list[Action]:
-    """Actions every final transition shares."""
-    return [
-        Job.completed_at.set(now),
-        Job.updated_at.set(now),
-        Job.heartbeat_at.set(now),
-        Job.active_user_id.remove(),
-        Job.cancel_requested.set(False),
-        Job.eta_seconds.remove(),
-        _checkpoint.step.add(1),
-    ]
-
-
-def message_for(job: Job) -> WorkMessage:
-    """The work message that continues `job` from its current checkpoint."""
-    return WorkMessage(
-        job_id=job.id,
-        attempt=int(job.attempts),
-        seq=int(job.checkpoint.seq),
-        byte_offset=int(job.checkpoint.byte_offset),
-        line_no=int(job.checkpoint.line_no),
-    )
-
-
-def get(job_id: str) -> Job | None:
-    try:
-        return Job.get(job_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+def owner_of(job: Job) -> Identity:
+    """Who owns `job`: a follow-up job it creates belongs to the same user and tenant."""
+    return Identity(user_id=job.user_id, tenant_id=job.tenant_id)
 
 
 # --- API side -------------------------------------------------------------------------------
@@ -169,10 +95,12 @@ def create(
     lote_id: str | None = None,
     total_items: int | None = None,
     transaction: TransactWrite | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    new_id: IdGenerator = new_cuid,
 ) -> Job:
     """Writes a new QUEUED job owned by `owner` (inside `transaction`, if given)."""
-    now = utcnow()
-    job_id = job_id or new_job_id()
+    now = clock.now()
+    job_id = job_id or new_id()
     job = Job(
         id=job_id,
         sweep_shard=sweep_shard_of(job_id),
@@ -199,38 +127,43 @@ def create(
     return job
 
 
-def request_cancel(job: Job) -> Job:
-    """QUEUED: cancelled at once. PROCESSING: flagged; the worker stops at its next chunk."""
-    if job.type == JobType.LOTE_DELETE:
-        raise JobConflict(
-            f"job {job.id} deletes a lote, cannot cancel",
-            "La eliminación de un lote no se puede cancelar una vez pedida.",
-        )
+def request_cancel(
+    job: Job, *, job_types: registry.JobTypes | None = None, clock: Clock = SYSTEM_CLOCK
+) -> Job:
+    """QUEUED: cancelled at once. PROCESSING: flagged; the worker stops at its next chunk.
+
+    Raises JobConflict if the job is final, or of a type that cannot be cancelled.
+    """
+    refusal = (job_types or registry.installed()).cancel_refusal(job)
+    if refusal is not None:
+        raise JobConflict(f"job {job.id} is a {job.type}, cannot cancel", refusal)
     for _ in range(3):
         status = job.job_status
-        now = utcnow()
+        now = clock.now()
         if status is JobStatus.QUEUED:
             # A retried import waiting in the queue may still hold staged lines.
             staged = job.lote_id is not None and job.checkpoint.phase not in SPENT_PHASES
             leftovers: list[Action] = (
-                [_checkpoint.phase.set(Phase.DISCARD.value)]
+                [CHECKPOINT.phase.set(Phase.DISCARD.value)]
                 if staged
-                else [_checkpoint.phase.set(Phase.DONE.value), Job.sweep_shard.remove()]
+                else [CHECKPOINT.phase.set(Phase.DONE.value), Job.sweep_shard.remove()]
             )
-            done = _update(
+            done = update_if(
                 job,
                 [
                     Job.status.set(JobStatus.CANCELLED.value),
                     Job.message.set("Importación cancelada antes de comenzar."),
                     *leftovers,
-                    *_finished(now),
+                    *finished(now),
                 ],
-                (Job.status == JobStatus.QUEUED) & (_checkpoint.phase == job.checkpoint.phase),
+                (Job.status == JobStatus.QUEUED) & (CHECKPOINT.phase == job.checkpoint.phase),
             )
+            if done:
+                count_final(job, JobStatus.CANCELLED)
         elif status is JobStatus.PROCESSING:
             if job.cancel_requested:
                 return job
-            done = _update(
+            done = update_if(
                 job,
                 [
                     Job.cancel_requested.set(True),
@@ -254,7 +187,9 @@ def starts_over(job: Job) -> bool:
     return Phase(job.checkpoint.phase) in SPENT_PHASES
 
 
-def prepare_retry(job: Job, upload: tuple[int, str] | None) -> WorkMessage:
+def prepare_retry(
+    job: Job, upload: tuple[int, str] | None, *, clock: Clock = SYSTEM_CLOCK
+) -> WorkMessage:
     """FAILED or CANCELLED -> QUEUED, counting the attempt; returns the message to send.
 
     It resumes from the checkpoint while the staged lines are there; once they were
@@ -274,7 +209,7 @@ def prepare_retry(job: Job, upload: tuple[int, str] | None) -> WorkMessage:
             "Todavía se están descartando los registros del intento anterior; "
             "reintente en unos segundos.",
         )
-    now = utcnow()
+    now = clock.now()
     actions: list[Action] = [
         Job.status.set(JobStatus.QUEUED.value),
         Job.attempts.add(1),
@@ -288,17 +223,17 @@ def prepare_retry(job: Job, upload: tuple[int, str] | None) -> WorkMessage:
         Job.started_at.remove(),
         Job.heartbeat_at.set(now),
         Job.updated_at.set(now),
-        _checkpoint.seq.add(1),
-        _checkpoint.step.set(0),
+        CHECKPOINT.seq.add(1),
+        CHECKPOINT.step.set(0),
     ]
     if starts_over(job):
         if upload is not None:
             actions += [Job.file_size.set(upload[0]), Job.file_etag.set(upload[1])]
         actions += [
-            _checkpoint.phase.set(Phase.VALIDATE.value),
-            _checkpoint.byte_offset.set(0),
-            _checkpoint.line_no.set(0),
-            _checkpoint.state.set({}),
+            CHECKPOINT.phase.set(Phase.VALIDATE.value),
+            CHECKPOINT.byte_offset.set(0),
+            CHECKPOINT.line_no.set(0),
+            CHECKPOINT.state.set({}),
             Job.progress.set(0),
             Job.processed_items.set(0),
             Job.error_count.set(0),
@@ -308,19 +243,19 @@ def prepare_retry(job: Job, upload: tuple[int, str] | None) -> WorkMessage:
     condition = (
         (Job.status == status.value)
         & (Job.attempts == job.attempts)
-        & (_checkpoint.seq == job.checkpoint.seq)
-        & (_checkpoint.phase == job.checkpoint.phase)
+        & (CHECKPOINT.seq == job.checkpoint.seq)
+        & (CHECKPOINT.phase == job.checkpoint.phase)
     )
-    if not _update(job, actions, condition):
+    if not update_if(job, actions, condition):
         raise JobConflict(f"job {job.id} changed during retry", "Intente nuevamente.")
     return message_for(job)
 
 
-def record_upload(job: Job, size: int, etag: str) -> bool:
+def record_upload(job: Job, size: int, etag: str, *, clock: Clock = SYSTEM_CLOCK) -> bool:
     """Notes the arrived file's size and ETag (every read is pinned to that version);
     False if it was already noted (a repeated S3 event)."""
-    now = utcnow()
-    return _update(
+    now = clock.now()
+    return update_if(
         job,
         [
             Job.file_size.set(size),
@@ -333,12 +268,12 @@ def record_upload(job: Job, size: int, etag: str) -> bool:
     )
 
 
-def mark_lote_deleted(import_job_id: str) -> None:
+def mark_lote_deleted(import_job_id: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
     """Flags the import whose lines a deletion removed. Best effort: an import past its
     TTL is gone, and that must not block the deletion."""
     try:
         Job(import_job_id).update(
-            actions=[Job.lote_deleted.set(True), Job.updated_at.set(utcnow())],
+            actions=[Job.lote_deleted.set(True), Job.updated_at.set(clock.now())],
             condition=Job.id.exists(),
         )
     except UpdateError as exc:
@@ -346,93 +281,7 @@ def mark_lote_deleted(import_job_id: str) -> None:
             raise
 
 
-# --- worker side ----------------------------------------------------------------------------
-
-
-def start(job: Job, message: str, rules_version: int | None) -> None:
-    """QUEUED -> PROCESSING. Raises Fenced if the job was cancelled or started meanwhile."""
-    now = utcnow()
-    actions: list[Action] = [
-        Job.status.set(JobStatus.PROCESSING.value),
-        Job.message.set(message),
-        Job.heartbeat_at.set(now),
-        Job.updated_at.set(now),
-    ]
-    if job.started_at is None:
-        actions.append(Job.started_at.set(now))
-    if rules_version is not None and job.rules_version is None:
-        actions.append(Job.rules_version.set(rules_version))
-    condition = (
-        (Job.status == JobStatus.QUEUED)
-        & (_checkpoint.seq == job.checkpoint.seq)
-        & (Job.attempts == job.attempts)
-    )
-    if not _update(job, actions, condition):
-        raise Fenced(f"job {job.id} is {job.status}, not QUEUED, at start")
-
-
-def advance(
-    job: Job, checkpoint: CheckpointUpdate, progress: Progress, lote_id: str | None = None
-) -> None:
-    """Records a finished chunk: ONE conditional update of checkpoint, progress and heartbeat."""
-    now = utcnow()
-    actions: list[Action] = [
-        _checkpoint.step.add(1),
-        _checkpoint.phase.set(checkpoint.phase),
-        _checkpoint.byte_offset.set(checkpoint.byte_offset),
-        _checkpoint.line_no.set(checkpoint.line_no),
-        _checkpoint.state.set(checkpoint.state),
-        Job.progress.set(max(progress.progress, int(job.progress))),
-        Job.processed_items.set(progress.processed_items),
-        Job.message.set(progress.message),
-        Job.heartbeat_at.set(now),
-        Job.updated_at.set(now),
-        # Progress proves the job is alive: rescues count only consecutive silences.
-        Job.rescues.set(0),
-    ]
-    if progress.total_items is not None:
-        actions.append(Job.total_items.set(progress.total_items))
-    if progress.rows_per_second is not None:
-        actions.append(Job.rows_per_second.set(round(progress.rows_per_second, 1)))
-    if progress.eta_seconds is not None:
-        actions.append(Job.eta_seconds.set(progress.eta_seconds))
-    if lote_id is not None:
-        actions.append(Job.lote_id.set(lote_id))
-    if not _update(job, actions, _fence(job) & _no_cancel()):
-        _raise_lost_fence(job)
-
-
-def hand_off(job: Job) -> WorkMessage:
-    """Moves the fence to the next delivery; returns the continuation to send."""
-    now = utcnow()
-    if not _update(
-        job,
-        [_checkpoint.seq.add(1), Job.heartbeat_at.set(now), Job.updated_at.set(now)],
-        _fence(job) & _no_cancel(),
-    ):
-        _raise_lost_fence(job)
-    return message_for(job)
-
-
-def add_completion(
-    transaction: TransactWrite, job: Job, result: dict[str, Any], message: str
-) -> None:
-    """PROCESSING -> COMPLETED inside `transaction` (committed together with the lote)."""
-    total = int(job.total_items or 0)
-    transaction.update(
-        job,
-        actions=[
-            Job.status.set(JobStatus.COMPLETED.value),
-            Job.progress.set(100),
-            Job.processed_items.set(total),
-            Job.message.set(message),
-            Job.result.set(result),
-            Job.sweep_shard.remove(),
-            _checkpoint.phase.set(Phase.DONE.value),
-            *_finished(utcnow()),
-        ],
-        condition=_fence(job) & _no_cancel(),
-    )
+# --- any side -------------------------------------------------------------------------------
 
 
 def fail(
@@ -444,6 +293,7 @@ def fail(
     details: dict[str, Any] | None = None,
     fenced: bool = True,
     error_count: int | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     """-> FAILED with a reason the user can read. Fenced when the worker decides it;
     `staged` says what becomes of the lines the job staged."""
@@ -452,65 +302,33 @@ def fail(
         Job.status.set(JobStatus.FAILED.value),
         Job.message.set(message),
         Job.error.set(error),
-        *_finished(utcnow()),
+        *finished(clock.now()),
     ]
     if staged is Staged.NONE:
-        actions += [Job.sweep_shard.remove(), _checkpoint.phase.set(Phase.DONE.value)]
+        actions += [Job.sweep_shard.remove(), CHECKPOINT.phase.set(Phase.DONE.value)]
     elif staged is Staged.DISCARD:
-        actions.append(_checkpoint.phase.set(Phase.DISCARD.value))
+        actions.append(CHECKPOINT.phase.set(Phase.DISCARD.value))
     if error_count is not None:
         actions.append(Job.error_count.set(error_count))
-    condition = _fence(job) if fenced else Job.status.is_in(*(s.value for s in ACTIVE_STATUSES))
-    if not _update(job, actions, condition):
+    condition = fence(job) if fenced else Job.status.is_in(*(s.value for s in ACTIVE_STATUSES))
+    if not update_if(job, actions, condition):
         if fenced:
-            _raise_lost_fence(job)
+            raise_lost_fence(job)
         raise Fenced(f"job {job.id} is {job.status}, cannot fail it")
-
-
-def mark_cancelled(job: Job) -> None:
-    """PROCESSING with a cancel request -> CANCELLED; what it staged is to be discarded."""
-    actions: list[Action] = [
-        Job.status.set(JobStatus.CANCELLED.value),
-        Job.message.set(
-            f"Importación cancelada con {format_count(int(job.processed_items))} registros "
-            "procesados; no se guardó ninguno."
-        ),
-        _checkpoint.phase.set(Phase.DISCARD.value),
-        *_finished(utcnow()),
-    ]
-    condition = (Job.status == JobStatus.PROCESSING) & (Job.cancel_requested == True)  # noqa: E712
-    if not _update(job, actions, condition):
-        raise Fenced(f"job {job.id} is {job.status}, cannot mark it cancelled")
-
-
-def discard_step(job: Job, done: bool) -> None:
-    """Records a chunk of discarding. Done with the first pass (DISCARD): SETTLING, still
-    watched, for the sweeper's last pass; done with that one (VERIFY): nothing to watch."""
-    now = utcnow()
-    actions: list[Action] = [
-        _checkpoint.step.add(1),
-        Job.heartbeat_at.set(now),
-        Job.updated_at.set(now),
-    ]
-    if done and job.checkpoint.phase == Phase.VERIFY:
-        actions += [_checkpoint.phase.set(Phase.DONE.value), Job.sweep_shard.remove()]
-    elif done:
-        actions.append(_checkpoint.phase.set(Phase.SETTLING.value))
-    if not _update(job, actions, _fence(job)):
-        _raise_lost_fence(job)
+    count_final(job, JobStatus.FAILED)
 
 
 def note_delivery_error(job_id: str, reason: str) -> None:
     """Remembers why a delivery failed, for the dead-letter handler (best effort)."""
     job = get(job_id)
     if job is not None:
-        _update(job, [Job.last_error.set(reason[:500])], Job.id.exists())
+        update_if(job, [Job.last_error.set(reason[:500])], Job.id.exists())
 
 
-# --- sweeper side ---
+# --- sweeper side ---------------------------------------------------------------------------
 
 
-def expire_upload(job: Job) -> None:
+def expire_upload(job: Job, *, clock: Clock = SYSTEM_CLOCK) -> None:
     """QUEUED import whose upload never arrived -> FAILED (unless it just did)."""
     message = "No se recibió el archivo a tiempo; cree la importación de nuevo."
     actions: list[Action] = [
@@ -518,27 +336,30 @@ def expire_upload(job: Job) -> None:
         Job.message.set(message),
         Job.error.set({"code": "UPLOAD_TIMEOUT", "message": message}),
         Job.sweep_shard.remove(),
-        _checkpoint.phase.set(Phase.DONE.value),
-        *_finished(utcnow()),
+        CHECKPOINT.phase.set(Phase.DONE.value),
+        *finished(clock.now()),
     ]
-    if not _update(job, actions, _fence(job) & Job.file_size.does_not_exist()):
+    if not update_if(job, actions, fence(job) & Job.file_size.does_not_exist()):
         raise Fenced(f"job {job.id} changed while expiring its upload")
+    count_final(job, JobStatus.FAILED)
 
 
-def rescue(job: Job, *, counts: bool, phase: Phase | None = None) -> WorkMessage:
+def rescue(
+    job: Job, *, counts: bool, phase: Phase | None = None, clock: Clock = SYSTEM_CLOCK
+) -> WorkMessage:
     """Re-enqueues a job whose worker vanished: moves the fence past every old delivery
     and returns the message to send. `counts`: the rescue uses up one of the attempt's."""
-    now = utcnow()
+    now = clock.now()
     actions: list[Action] = [
-        _checkpoint.seq.add(1),
-        _checkpoint.step.set(0),
+        CHECKPOINT.seq.add(1),
+        CHECKPOINT.step.set(0),
         Job.heartbeat_at.set(now),
         Job.updated_at.set(now),
     ]
     if counts:
         actions.append(Job.rescues.add(1))
     if phase is not None:
-        actions.append(_checkpoint.phase.set(phase.value))
-    if not _update(job, actions, _fence(job)):
+        actions.append(CHECKPOINT.phase.set(phase.value))
+    if not update_if(job, actions, fence(job)):
         raise Fenced(f"job {job.id} showed signs of life during its rescue")
     return message_for(job)

@@ -1,88 +1,27 @@
 """One worker invocation: chunks of work until the time budget runs low, then a continuation.
 
-The engine is generic: each job type registers a runner that does one chunk at a
-time and says how far it got; the engine fences every step on the job's
-checkpoint, honours cancel requests between chunks, keeps the invocation inside
-its time budget and re-enqueues the rest.
+The engine is generic: a job type (looked up in the installed table) does one chunk
+at a time and says how far it got; the engine fences every step on the job's
+checkpoint, honours cancel requests between chunks, keeps the invocation inside its
+time budget, re-enqueues the rest and counts what it did (EMF metrics by job type).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from chalicelib.adapters.dynamo import time_limit
 from chalicelib.adapters.services import Services
+from chalicelib.core import observability
+from chalicelib.core.clock import SYSTEM_CLOCK
 from chalicelib.core.errors import CancelRequested, Fenced
-from chalicelib.core.models import DISCARDING_PHASES, Job, JobStatus, JobType, Phase, Staged
+from chalicelib.core.models import DISCARDING_PHASES, Job, JobStatus, Phase, Staged
 from chalicelib.core.observability import logger, tracer
-from chalicelib.engine import lifecycle
+from chalicelib.engine import checkpoints, lifecycle, registry
+from chalicelib.engine.guards import count_final
+from chalicelib.engine.jobtype import Failed, Finished, JobKind
 from chalicelib.engine.messaging import WorkMessage
-
-
-@dataclass(frozen=True)
-class Advanced:
-    """A chunk is done; record where the job stands."""
-
-    checkpoint: lifecycle.CheckpointUpdate
-    progress: lifecycle.Progress
-    lote_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Finished:
-    """The runner committed its work and completed the job."""
-
-    summary: str
-
-
-@dataclass(frozen=True)
-class Failed:
-    """The job cannot succeed (bad input, a conflict); tell the user why."""
-
-    code: str
-    message: str
-    details: dict[str, Any] | None = None
-    error_count: int | None = None
-    staged: Staged = Staged.NONE
-
-
-ChunkOutcome = Advanced | Finished | Failed
-
-
-class JobRunner(Protocol):
-    """The work of one job type, one chunk at a time."""
-
-    def start_message(self) -> str: ...
-
-    def rules_version(self, job: Job) -> int | None:
-        """The version of the tenant's rules to freeze on the job at start, if it uses rules."""
-        ...
-
-    def run_chunk(self, job: Job) -> ChunkOutcome: ...
-
-    def discard_chunk(self, job: Job) -> bool:
-        """Removes part of what the job staged; True once nothing is left."""
-        ...
-
-
-RunnerFactory = Callable[[Services], JobRunner]
-_REGISTRY: dict[JobType, RunnerFactory] = {}
-
-
-def register(job_type: JobType) -> Callable[[RunnerFactory], RunnerFactory]:
-    """Class decorator: the runner for `job_type`."""
-
-    def decorator(factory: RunnerFactory) -> RunnerFactory:
-        _REGISTRY[job_type] = factory
-        return factory
-
-    return decorator
-
-
-def runner_for(job: Job, services: Services) -> JobRunner:
-    return _REGISTRY[JobType(job.type)](services)
 
 
 class TimeBudget:
@@ -102,10 +41,14 @@ class TimeBudget:
     def chunk_started(self) -> None:
         self._chunk_started_at = self._remaining_ms()
 
-    def chunk_finished(self) -> None:
-        if self._chunk_started_at is not None:
-            spent = self._chunk_started_at - self._remaining_ms()
-            self._longest_ms = max(self._longest_ms, spent)
+    def chunk_finished(self) -> int:
+        """Ends the chunk; returns how many milliseconds it took (0 if none was started)."""
+        if self._chunk_started_at is None:
+            return 0
+        spent = self._chunk_started_at - self._remaining_ms()
+        self._chunk_started_at = None
+        self._longest_ms = max(self._longest_ms, spent)
+        return spent
 
     def allows_another_chunk(self) -> bool:
         return self._remaining_ms() - 2 * self._longest_ms > self._margin_ms
@@ -121,58 +64,78 @@ class InvocationReport:
     continued: bool = False
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """What every step of one delivery works with."""
+
+    job: Job
+    kind: JobKind
+    budget: TimeBudget
+    services: Services
+
+
 @tracer.capture_method
 def handle(
-    message: WorkMessage, services: Services, remaining_ms: Callable[[], int]
+    message: WorkMessage,
+    services: Services,
+    remaining_ms: Callable[[], int],
+    *,
+    job_types: registry.JobTypes | None = None,
 ) -> InvocationReport:
     """Processes one work message. Raises only on transient errors (SQS then retries)."""
     job = lifecycle.get(message.job_id)
     if job is None:
         return InvocationReport(message.job_id, "dropped: no such job")
-    logger.append_keys(job_id=job.id, user_id=job.user_id)
+    logger.append_keys(job_id=job.id, user_id=job.user_id, tenant_id=job.tenant_id)
     if message.seq != job.checkpoint.seq or message.attempt != job.attempts:
         return InvocationReport(
             job.id, f"dropped: stale message seq {message.seq}, job at {job.checkpoint.seq}"
         )
-    runner = runner_for(job, services)
+    kind = (job_types or registry.installed()).for_job(job, services)
     margin_ms = services.settings.safety_margin_ms
-    budget = TimeBudget(remaining_ms, margin_ms)
-    status = job.job_status
+    delivery = _Delivery(job, kind, TimeBudget(remaining_ms, margin_ms), services)
     # Retries inside a chunk stop before they eat the time kept to hand off.
     with time_limit(lambda: remaining_ms() - margin_ms // 2):
-        return _dispatch(job, status, runner, budget, services)
+        return _dispatch(delivery, job.job_status)
 
 
-def _dispatch(
-    job: Job, status: JobStatus, runner: JobRunner, budget: TimeBudget, services: Services
-) -> InvocationReport:
+def _dispatch(delivery: _Delivery, status: JobStatus) -> InvocationReport:
+    job = delivery.job
     try:
         if status.is_final:
             if Phase(job.checkpoint.phase) not in DISCARDING_PHASES:
                 return InvocationReport(job.id, f"dropped: job is {status}")
-            return _discard(job, runner, budget, services, chunks=0)
+            return _discard(delivery, chunks=0)
         if status is JobStatus.QUEUED:
-            lifecycle.start(job, runner.start_message(), runner.rules_version(job))
-        return _run(job, runner, budget, services)
+            checkpoints.start(job, delivery.kind.start(job), clock=delivery.services.clock)
+        return _run(delivery)
     except Fenced as exc:
         logger.info("delivery lost the job to another one", extra={"reason": str(exc)})
         return InvocationReport(job.id, "dropped: fenced")
 
 
-def _run(job: Job, runner: JobRunner, budget: TimeBudget, services: Services) -> InvocationReport:
+def _run(delivery: _Delivery) -> InvocationReport:
+    job, kind, budget, services = delivery.job, delivery.kind, delivery.budget, delivery.services
+    clock = services.clock
     chunks = 0
     try:
         while True:
             if job.cancel_requested:
                 raise CancelRequested(f"job {job.id} has a cancel request")
+            processed_before = int(job.processed_items)
             budget.chunk_started()
-            outcome = runner.run_chunk(job)
+            outcome = kind.run_chunk(job)
             chunks += 1
             if isinstance(outcome, Finished):
+                _chunk_done(job, budget, int(job.total_items or 0) - processed_before)
+                for follow_up in outcome.follow_ups:
+                    services.queue.send(lifecycle.message_for(follow_up))
                 logger.info("job completed", extra={"summary": outcome.summary})
+                count_final(job, JobStatus.COMPLETED)
                 services.job_finished(job, JobStatus.COMPLETED)
                 return InvocationReport(job.id, "completed", chunks)
             if isinstance(outcome, Failed):
+                _chunk_done(job, budget, 0)
                 lifecycle.fail(
                     job,
                     outcome.code,
@@ -180,58 +143,72 @@ def _run(job: Job, runner: JobRunner, budget: TimeBudget, services: Services) ->
                     staged=outcome.staged,
                     details=outcome.details,
                     error_count=outcome.error_count,
+                    clock=clock,
                 )
                 logger.info("job failed", extra={"code": outcome.code})
                 services.job_finished(job, JobStatus.FAILED, outcome.code)
                 if outcome.staged is Staged.DISCARD:
-                    return _discard(job, runner, budget, services, chunks)
+                    return _discard(delivery, chunks)
                 return InvocationReport(job.id, "failed", chunks)
-            lifecycle.advance(job, outcome.checkpoint, outcome.progress, lote_id=outcome.lote_id)
-            budget.chunk_finished()
+            checkpoints.advance(
+                job, outcome.checkpoint, outcome.progress, lote_id=outcome.lote_id, clock=clock
+            )
+            _chunk_done(job, budget, outcome.progress.processed_items - processed_before)
             if not budget.allows_another_chunk():
-                _continue(job, services)
+                _continue(delivery)
                 return InvocationReport(job.id, "continued", chunks, continued=True)
     except CancelRequested:
-        lifecycle.mark_cancelled(job)
+        checkpoints.mark_cancelled(job, clock=clock)
         logger.info("job cancelled", extra={"chunks": chunks})
         services.job_finished(job, JobStatus.CANCELLED)
-        return _discard(job, runner, budget, services, chunks)
+        return _discard(delivery, chunks)
 
 
-def _discard(
-    job: Job, runner: JobRunner, budget: TimeBudget, services: Services, chunks: int
-) -> InvocationReport:
+def _chunk_done(job: Job, budget: TimeBudget, items: int) -> None:
+    """Ends a chunk of work (not of discarding) and counts its items and its duration."""
+    observability.chunk_processed(job.type, max(items, 0), budget.chunk_finished())
+
+
+def _discard(delivery: _Delivery, chunks: int) -> InvocationReport:
     """Removes what a FAILED or CANCELLED job staged, as many chunks as the budget allows."""
+    job, kind, budget, services = delivery.job, delivery.kind, delivery.budget, delivery.services
     while True:
         budget.chunk_started()
-        done = runner.discard_chunk(job)
+        done = kind.discard_chunk(job)
         chunks += 1
-        lifecycle.discard_step(job, done=done)
+        checkpoints.discard_step(job, done=done, clock=services.clock)
+        budget.chunk_finished()
         if done:
             return InvocationReport(job.id, f"{job.status.lower()}: discarded", chunks)
-        budget.chunk_finished()
         if not budget.allows_another_chunk():
-            _continue(job, services)
+            _continue(delivery)
             return InvocationReport(job.id, "discarding", chunks, continued=True)
 
 
-def _continue(job: Job, services: Services) -> None:
-    services.queue.send(lifecycle.hand_off(job))
+def _continue(delivery: _Delivery) -> None:
+    job, services = delivery.job, delivery.services
+    services.queue.send(checkpoints.hand_off(job, clock=services.clock))
+    observability.continued(job.type)
 
 
-def fail_dead_letter(message: WorkMessage) -> bool:
+def fail_dead_letter(
+    message: WorkMessage,
+    services: Services | None = None,
+    *,
+    job_types: registry.JobTypes | None = None,
+) -> bool:
     """A work message failed every delivery: its job is FAILED, resumable by a retry.
 
     A dead copy of a message the job already moved past is ignored: the live
-    delivery carries on. Returns whether the job was failed.
+    delivery carries on. What the job staged is what its type keeps on such a
+    failure. Returns whether the job was failed.
     """
     job = lifecycle.get(message.job_id)
     if job is None or job.job_status.is_final:
         return False
     if message.seq != job.checkpoint.seq or message.attempt != job.attempts:
         return False
-    keeps_work = job.checkpoint.phase == Phase.IMPORT or job.type == JobType.LOTE_DELETE
-    staged = Staged.KEEP if keeps_work else Staged.NONE
+    staged = (job_types or registry.installed()).kind_of(job.type).staged_on_failure(job)
     cause = (job.last_error or "error").split(":", 1)[0]
     try:
         lifecycle.fail(
@@ -240,6 +217,7 @@ def fail_dead_letter(message: WorkMessage) -> bool:
             "La importación se detuvo por un error interno que se repitió; puede reintentarla.",
             staged=staged,
             details={"cause": cause},
+            clock=services.clock if services is not None else SYSTEM_CLOCK,
         )
     except Fenced:
         return False

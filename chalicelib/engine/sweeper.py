@@ -8,7 +8,8 @@ It reads only the sparse index of watched jobs, oldest sign of life first, and:
 - resumes an interrupted discard; gives a discarded job its last pass (VERIFY) once no
   earlier delivery can still be writing; starts discarding the lines a FAILED import
   kept for a retry once the retry window closed;
-- retries a failed lote deletion, which must not leave a lote half deleted.
+- retries a failed job of a type that asks for it (a lote deletion must not leave a
+  lote half deleted), up to the attempts its type declares.
 """
 
 from __future__ import annotations
@@ -18,14 +19,11 @@ from datetime import datetime, timedelta
 
 from chalicelib.adapters.services import Services
 from chalicelib.core.errors import Fenced, JobConflict
-from chalicelib.core.models import SWEEP_SHARDS, Job, JobStatus, JobType, Phase, Staged
+from chalicelib.core.models import SWEEP_SHARDS, Job, JobStatus, Phase
 from chalicelib.core.observability import logger
-from chalicelib.engine import lifecycle
-from chalicelib.jobtypes import dkt_upload
+from chalicelib.engine import lifecycle, registry
 
 UPLOAD_GRACE = timedelta(minutes=5)
-# Automatic retries of a failed lote deletion before a person must look at it.
-MAX_DELETE_ATTEMPTS = 5
 
 
 @dataclass
@@ -45,8 +43,17 @@ class _Windows:
     retry: timedelta
 
 
-def sweep(services: Services, now: datetime) -> SweepReport:
+def sweep(
+    services: Services,
+    now: datetime | None = None,
+    *,
+    job_types: registry.JobTypes | None = None,
+) -> SweepReport:
+    """One pass over the watched jobs, as of `now` (the services' clock if not given);
+    returns what it did."""
+    now = now or services.clock.now()
     settings = services.settings
+    context = _Context(services, job_types or registry.installed())
     windows = _Windows(
         stale_after=timedelta(seconds=settings.stale_after_s),
         upload=timedelta(seconds=settings.upload_url_ttl_s) + UPLOAD_GRACE,
@@ -61,7 +68,7 @@ def sweep(services: Services, now: datetime) -> SweepReport:
                 continue
             quiet_for = now - (job.heartbeat_at or job.updated_at)
             try:
-                _sweep_one(job, quiet_for, windows, services, report)
+                _sweep_one(job, quiet_for, windows, context, report)
             except (Fenced, JobConflict):
                 logger.info("job moved during the sweep", extra={"job_id": job.id})
     if report.rescued or report.failed or report.discarding or report.retried:
@@ -69,47 +76,59 @@ def sweep(services: Services, now: datetime) -> SweepReport:
     return report
 
 
+@dataclass(frozen=True)
+class _Context:
+    services: Services
+    job_types: registry.JobTypes
+
+
 def _sweep_one(
-    job: Job, quiet_for: timedelta, windows: _Windows, services: Services, report: SweepReport
+    job: Job, quiet_for: timedelta, windows: _Windows, context: _Context, report: SweepReport
 ) -> None:
+    services, clock = context.services, context.services.clock
     status = job.job_status
     phase = Phase(job.checkpoint.phase)
     if status is JobStatus.QUEUED and job.upload_key is not None and job.file_size is None:
         if quiet_for < windows.upload:
             return
-        if dkt_upload.accept_upload(job, services):
+        if context.job_types.for_job(job, services).accept_overdue_upload(job):
             report.rescued.append(job.id)
             return
-        lifecycle.expire_upload(job)
+        lifecycle.expire_upload(job, clock=clock)
         report.failed.append(job.id)
     elif status in (JobStatus.QUEUED, JobStatus.PROCESSING):
         if quiet_for >= windows.stale_after:
-            _rescue_or_fail(job, services, report)
+            _rescue_or_fail(job, context, report)
     elif phase in (Phase.DISCARD, Phase.VERIFY, Phase.SETTLING):
         if quiet_for >= windows.stale_after:
             # SETTLING: every delivery older than the discard is gone by now: last pass.
             next_phase = Phase.VERIFY if phase is Phase.SETTLING else None
-            services.queue.send(lifecycle.rescue(job, counts=False, phase=next_phase))
+            services.queue.send(lifecycle.rescue(job, counts=False, phase=next_phase, clock=clock))
             report.discarding.append(job.id)
-    elif status is JobStatus.FAILED and job.type == JobType.LOTE_DELETE:
-        if quiet_for >= windows.stale_after and int(job.attempts) < MAX_DELETE_ATTEMPTS:
-            services.queue.send(lifecycle.prepare_retry(job, None))
+    elif status is JobStatus.FAILED and (attempts := _auto_retry_attempts(job, context)):
+        if quiet_for >= windows.stale_after and int(job.attempts) < attempts:
+            services.queue.send(lifecycle.prepare_retry(job, None, clock=clock))
             report.retried.append(job.id)
     elif status is JobStatus.FAILED and phase is not Phase.DONE and quiet_for >= windows.retry:
-        services.queue.send(lifecycle.rescue(job, counts=False, phase=Phase.DISCARD))
+        services.queue.send(lifecycle.rescue(job, counts=False, phase=Phase.DISCARD, clock=clock))
         report.discarding.append(job.id)
 
 
-def _rescue_or_fail(job: Job, services: Services, report: SweepReport) -> None:
+def _auto_retry_attempts(job: Job, context: _Context) -> int:
+    return context.job_types.kind_of(job.type).auto_retry_attempts
+
+
+def _rescue_or_fail(job: Job, context: _Context, report: SweepReport) -> None:
+    services = context.services
     if int(job.rescues) < services.settings.max_attempts:
-        services.queue.send(lifecycle.rescue(job, counts=True))
+        services.queue.send(lifecycle.rescue(job, counts=True, clock=services.clock))
         report.rescued.append(job.id)
         return
-    keeps_work = job.checkpoint.phase == Phase.IMPORT or job.type == JobType.LOTE_DELETE
     lifecycle.fail(
         job,
         "WORKER_LOST",
         "El proceso dejó de avanzar varias veces; puede reintentarlo.",
-        staged=Staged.KEEP if keeps_work else Staged.NONE,
+        staged=context.job_types.kind_of(job.type).staged_on_failure(job),
+        clock=services.clock,
     )
     report.failed.append(job.id)

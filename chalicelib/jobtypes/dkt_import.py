@@ -13,39 +13,30 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import dkt
-from chalicelib.adapters.auth import Identity
-from chalicelib.adapters.dynamo import (
-    cancellation_codes,
-    is_transient,
-    transaction,
-    transaction_cancelled,
-)
 from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import LineCursor, RawLine
-from chalicelib.core.clock import utcnow
-from chalicelib.core.errors import (
-    CancelRequested,
-    Fenced,
-    FileChanged,
-    JobConflict,
-    LoteExists,
-    TransientError,
-)
-from chalicelib.core.models import Job, JobType, Line, Phase, Staged
+from chalicelib.core.errors import FileChanged, JobConflict, LoteExists
+from chalicelib.core.models import Job, Line, Lote, Phase, Staged
 from chalicelib.dkt.rules import RuleSet
-from chalicelib.engine import lifecycle
-from chalicelib.engine.runner import Advanced, ChunkOutcome, Failed, Finished, register
-from chalicelib.jobtypes import lote_delete
+from chalicelib.engine import lifecycle, progress
+from chalicelib.engine.commit import Rejected, completing
+from chalicelib.engine.jobtype import (
+    Advanced,
+    CheckpointUpdate,
+    ChunkOutcome,
+    Failed,
+    Finished,
+    Progress,
+    Start,
+)
+from chalicelib.jobtypes import dkt_upload, lote_delete
 from chalicelib.stores import line_errors, lotes, rule_sets
 
-# Share of the progress bar given to validation (parsing only, much faster than importing).
-VALIDATE_SHARE = 10
 ERROR_SAMPLE = 5
 
 TOO_LONG_REASON = "la línea es demasiado larga para ser un registro DKT"
@@ -55,22 +46,35 @@ def _summary_sample(errors: list[dkt.LineError]) -> list[dict[str, object]]:
     return [error.to_dict() for error in errors[:ERROR_SAMPLE]]
 
 
-@register(JobType.DKT_IMPORT)
-class DktImportRunner:
+class DktImport:
     """One invocation's worth of a DKT import; keeps its read cursor across chunks."""
+
+    cancel_refusal: ClassVar[str | None] = None
+    auto_retry_attempts: ClassVar[int] = 0
 
     def __init__(self, services: Services) -> None:
         self._services = services
         self._settings = services.settings
+        self._clock = services.clock
         self._cursor: LineCursor | None = None
         self._rules: RuleSet | None = None
         self._claim_checked = False
 
-    def start_message(self) -> str:
-        return "Validando el archivo..."
+    def start(self, job: Job) -> Start:
+        # The tenant's rules as they are now apply to the whole job, retries included.
+        frozen: dict[str, Any] = {}
+        if job.rules_version is None:
+            frozen["rules_version"] = rule_sets.current_version(job.tenant_id)
+        return Start("Validando el archivo...", frozen)
 
-    def rules_version(self, job: Job) -> int | None:
-        return rule_sets.current_version(job.tenant_id)
+    @classmethod
+    def staged_on_failure(cls, job: Job) -> Staged:
+        # Lines staged by IMPORT are kept for a retry to resume from; a job that failed
+        # while validating staged nothing.
+        return Staged.KEEP if job.checkpoint.phase == Phase.IMPORT else Staged.NONE
+
+    def accept_overdue_upload(self, job: Job) -> bool:
+        return dkt_upload.accept_upload(job, self._services)
 
     def run_chunk(self, job: Job) -> ChunkOutcome:
         phase = job.checkpoint.phase
@@ -180,9 +184,9 @@ class DktImportRunner:
             size = int(job.file_size or 0)
             position = self._cursor.position if self._cursor else start
             return Advanced(
-                lifecycle.CheckpointUpdate(Phase.VALIDATE.value, position, line_no, state),
-                lifecycle.Progress(
-                    progress=VALIDATE_SHARE * position // max(size, 1),
+                CheckpointUpdate(Phase.VALIDATE.value, position, line_no, state),
+                Progress(
+                    progress=progress.validating(position, size),
                     processed_items=0,
                     total_items=None,
                     message=f"Validando el archivo: {lifecycle.format_count(state['lines'])} "
@@ -220,12 +224,12 @@ class DktImportRunner:
         # The lote goes on the job first and is claimed at the first import chunk: a
         # claim never exists that the job (and so its discard) does not know about.
         lote_id = lotes.lote_id_for(str(job.parameters["codigoTarjeta"]), str(state["periodo"]))
-        state["importStartedAt"] = utcnow().isoformat()
+        state["importStartedAt"] = self._clock.now().isoformat()
         state.setdefault("encoding", None)
         return Advanced(
-            lifecycle.CheckpointUpdate(Phase.IMPORT.value, int(state["dataStart"]), 0, state),
-            lifecycle.Progress(
-                progress=VALIDATE_SHARE,
+            CheckpointUpdate(Phase.IMPORT.value, int(state["dataStart"]), 0, state),
+            Progress(
+                progress=progress.VALIDATE_SHARE,
                 processed_items=0,
                 total_items=total,
                 message=f"Procesando 0 de {lifecycle.format_count(total)} registros.",
@@ -249,7 +253,9 @@ class DktImportRunner:
         codigo = str(job.parameters["codigoTarjeta"])
         replace = bool(job.parameters.get("replace"))
         try:
-            lotes.claim(job, job.lote_id or "", codigo, str(state["periodo"]), replace)
+            lotes.claim(
+                job, job.lote_id or "", codigo, str(state["periodo"]), replace, clock=self._clock
+            )
         except LoteExists as exc:
             return Failed(exc.code, exc.message, staged=Staged.DISCARD)
         except JobConflict as exc:
@@ -310,19 +316,18 @@ class DktImportRunner:
         if self._at_end(job):
             return self._commit(job, state, total)
         started = datetime.fromisoformat(state["importStartedAt"])
-        elapsed = max((utcnow() - started).total_seconds(), 0.001)
-        rate = processed / elapsed
+        pace = progress.throughput(processed, total, started, self._clock.now())
         position = self._cursor.position if self._cursor else int(job.checkpoint.byte_offset)
         return Advanced(
-            lifecycle.CheckpointUpdate(Phase.IMPORT.value, position, line_no, state),
-            lifecycle.Progress(
-                progress=min(99, VALIDATE_SHARE + (99 - VALIDATE_SHARE) * processed // total),
+            CheckpointUpdate(Phase.IMPORT.value, position, line_no, state),
+            Progress(
+                progress=progress.importing(processed, total),
                 processed_items=processed,
                 total_items=total,
                 message=f"Procesando {lifecycle.format_count(processed)} de "
                 f"{lifecycle.format_count(total)} registros.",
-                rows_per_second=rate,
-                eta_seconds=round((total - processed) / rate) if rate > 0 else None,
+                rows_per_second=pace.rows_per_second,
+                eta_seconds=pace.eta_seconds,
             ),
         )
 
@@ -347,43 +352,31 @@ class DktImportRunner:
         )
         before = lotes.current_generation(job)
         replaced = before.job_id if before is not None else None
-        cleanup: Job | None = None
+        follow_ups: list[Job] = []
         try:
-            with transaction() as tx:
-                lotes.add_commit(tx, job, imported, state["totals"], replaced)
-                lifecycle.add_completion(tx, job, result, message)
+            with completing(job, result, message, clock=self._clock) as tx:
+                lotes.add_commit(tx, job, imported, state["totals"], replaced, clock=self._clock)
                 if replaced is not None and before is not None:
-                    cleanup = self._replaced_lines_cleanup(tx, job, replaced, before.line_count)
-        except TransactWriteError as exc:
-            if not transaction_cancelled(exc):
+                    follow_ups.append(
+                        self._replaced_lines_cleanup(tx, job, replaced, before.line_count)
+                    )
+        except Rejected as exc:
+            if not any(isinstance(model, Lote) for model in exc.models):
                 raise
-            codes = cancellation_codes(exc)
-            lote_code, job_code = codes[0], codes[1]
-            if is_transient(codes):
-                raise TransientError(f"job {job.id} commit conflicted; retrying") from exc
-            if job_code == "ConditionalCheckFailed":
-                job.refresh(consistent_read=True)
-                if job.cancel_requested:
-                    raise CancelRequested(f"job {job.id} cancelled at commit") from exc
-                raise Fenced(f"job {job.id} commit lost: status {job.status}") from exc
-            if lote_code == "ConditionalCheckFailed":
-                return Failed(
-                    "LOTE_CHANGED",
-                    f"El lote {job.lote_id} cambió durante la importación (otra importación "
-                    "o una eliminación); no se guardó nada. Puede reintentar.",
-                    staged=Staged.DISCARD,
-                )
-            raise
-        if cleanup is not None:
-            self._services.queue.send(lifecycle.message_for(cleanup))
-        return Finished(message)
+            return Failed(
+                "LOTE_CHANGED",
+                f"El lote {job.lote_id} cambió durante la importación (otra importación "
+                "o una eliminación); no se guardó nada. Puede reintentar.",
+                staged=Staged.DISCARD,
+            )
+        return Finished(message, follow_ups)
 
     def _replaced_lines_cleanup(
         self, tx: TransactWrite, job: Job, replaced_job_id: str, line_count: float
     ) -> Job:
         """The LOTE_DELETE job that removes the generation a replace made invisible."""
         return lote_delete.deletion_job(
-            owner=Identity(user_id=job.user_id, tenant_id=job.tenant_id),
+            owner=lifecycle.owner_of(job),
             lote_id=str(job.lote_id),
             generation_job_id=replaced_job_id,
             reason=lote_delete.REASON_REPLACE,

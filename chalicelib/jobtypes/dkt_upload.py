@@ -70,6 +70,7 @@ def _job_for_upload(path: UploadPath, sequencer: str, services: Services) -> Job
             ttl_days=services.settings.job_ttl_days,
             upload_key=path.key,
             job_id=job_id,
+            clock=services.clock,
         )
     except PutError as exc:
         if not condition_failed(exc):
@@ -83,6 +84,7 @@ def _job_for_upload(path: UploadPath, sequencer: str, services: Services) -> Job
             "uploads/{empresa}/{usuario}/{CODIGO}/archivo.dkt.",
             staged=Staged.NONE,
             fenced=False,
+            clock=services.clock,
         )
         return None
     return job
@@ -109,14 +111,21 @@ def accept_upload(job: Job, services: Services) -> bool:
     if size > settings.max_file_size:
         services.store.delete(job.upload_key)
         error = FileTooLarge(size, settings.max_file_size)
-        lifecycle.fail(job, error.code, error.message, staged=Staged.NONE, fenced=False)
+        lifecycle.fail(
+            job, error.code, error.message, staged=Staged.NONE, fenced=False, clock=services.clock
+        )
         return False
     if size == 0:
         lifecycle.fail(
-            job, "EMPTY_FILE", "El archivo está vacío.", staged=Staged.NONE, fenced=False
+            job,
+            "EMPTY_FILE",
+            "El archivo está vacío.",
+            staged=Staged.NONE,
+            fenced=False,
+            clock=services.clock,
         )
         return False
-    if not lifecycle.record_upload(job, size, found.etag) and (
+    if not lifecycle.record_upload(job, size, found.etag, clock=services.clock) and (
         job.job_status is not JobStatus.QUEUED or job.file_etag != found.etag
     ):
         return False

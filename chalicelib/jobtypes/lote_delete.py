@@ -3,29 +3,31 @@
 A user's deletion hides the lote at once (DELETING) and removes the lote record with
 its last lines; a replacement import leaves the lote (now pointing at the new lines)
 and removes the generation it replaced. Either way the import whose lines are gone
-is flagged `loteDeleted`. Deletion cannot be undone, so it has nothing to discard.
+is flagged `loteDeleted`. Deletion cannot be undone, so it has nothing to discard,
+cannot be cancelled, and a failed one is retried until the lote is gone.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.auth import Identity
-from chalicelib.adapters.dynamo import (
-    cancellation_codes,
-    is_transient,
-    transaction,
-    transaction_cancelled,
-)
 from chalicelib.adapters.services import Services
-from chalicelib.core.errors import Fenced, TransientError
-from chalicelib.core.models import Job, JobType, Phase, generation_key
+from chalicelib.core.errors import Fenced
+from chalicelib.core.models import Job, JobType, Phase, Staged, generation_key
 from chalicelib.core.settings import Settings
-from chalicelib.engine import lifecycle
-from chalicelib.engine.runner import Advanced, ChunkOutcome, Finished, register
+from chalicelib.engine import lifecycle, progress
+from chalicelib.engine.commit import Rejected, completing
+from chalicelib.engine.jobtype import (
+    Advanced,
+    CheckpointUpdate,
+    ChunkOutcome,
+    Finished,
+    Progress,
+    Start,
+)
 from chalicelib.stores import lotes
 
 REASON_DELETE = "delete"
@@ -34,6 +36,8 @@ _QUEUED_MESSAGES = {
     REASON_DELETE: "Eliminación del lote {lote_id} en cola.",
     REASON_REPLACE: "Eliminación de los registros reemplazados del lote {lote_id} en cola.",
 }
+# Automatic retries of a failed lote deletion before a person must look at it.
+MAX_DELETE_ATTEMPTS = 5
 
 
 def deletion_job(
@@ -60,21 +64,31 @@ def deletion_job(
     )
 
 
-@register(JobType.LOTE_DELETE)
-class LoteDeleteRunner:
+class LoteDelete:
     """Deletes lines until none is left, then completes in one transaction."""
+
+    cancel_refusal: ClassVar[str | None] = (
+        "La eliminación de un lote no se puede cancelar una vez pedida."
+    )
+    auto_retry_attempts: ClassVar[int] = MAX_DELETE_ATTEMPTS
 
     def __init__(self, services: Services) -> None:
         self._settings = services.settings
+        self._clock = services.clock
 
-    def start_message(self) -> str:
-        return "Eliminando el lote..."
+    def start(self, job: Job) -> Start:
+        return Start("Eliminando el lote...")
 
-    def rules_version(self, job: Job) -> int | None:
-        return None
+    @classmethod
+    def staged_on_failure(cls, job: Job) -> Staged:
+        # What is deleted stays deleted: a retry carries on from where this one stopped.
+        return Staged.KEEP
 
     def discard_chunk(self, job: Job) -> bool:
         return True
+
+    def accept_overdue_upload(self, job: Job) -> bool:
+        return False
 
     def run_chunk(self, job: Job) -> ChunkOutcome:
         parameters: dict[str, Any] = job.parameters
@@ -88,9 +102,9 @@ class LoteDeleteRunner:
         done = int(job.processed_items) + deleted
         total = max(int(job.total_items or 0), done)
         return Advanced(
-            lifecycle.CheckpointUpdate(Phase.DELETE.value, 0, done),
-            lifecycle.Progress(
-                progress=min(99, done * 100 // max(total, 1)),
+            CheckpointUpdate(Phase.DELETE.value, 0, done),
+            Progress(
+                progress=progress.share(done, total),
                 processed_items=done,
                 total_items=total,
                 message=f"Eliminando {lifecycle.format_count(done)} de "
@@ -105,18 +119,11 @@ class LoteDeleteRunner:
         else:
             message = f"Registros anteriores del lote {lote_id} eliminados (reemplazo)."
         try:
-            with transaction() as tx:
-                lifecycle.add_completion(tx, job, {"loteId": lote_id}, message)
+            with completing(job, {"loteId": lote_id}, message, clock=self._clock) as tx:
                 if parameters["reason"] == REASON_DELETE:
                     lotes.add_removal(tx, job.tenant_id, lote_id, parameters["generationJobId"])
-        except TransactWriteError as exc:
-            if not transaction_cancelled(exc):
-                raise
-            codes = cancellation_codes(exc)
-            if is_transient(codes):
-                raise TransientError(f"job {job.id} completion conflicted; retrying") from exc
-            if codes[0] == "ConditionalCheckFailed":
-                raise Fenced(f"job {job.id} lost its completion") from exc
-            raise
-        lifecycle.mark_lote_deleted(parameters["generationJobId"])
+        except Rejected as exc:
+            # The lote is not the one this deletion was asked for any more.
+            raise Fenced(f"job {job.id} lost its completion: the lote changed") from exc
+        lifecycle.mark_lote_deleted(parameters["generationJobId"], clock=self._clock)
         return Finished(message)

@@ -15,7 +15,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import pagination
 from chalicelib.adapters.dynamo import batch_write, condition_failed
-from chalicelib.core.clock import utcnow
+from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import JobConflict, LoteExists, LoteNotFound
 from chalicelib.core.models import FINAL_STATUSES, Job, JobStatus, Line, Lote, LoteStatus
 from chalicelib.core.models import generation_key as _generation_key
@@ -42,7 +42,15 @@ def _get(tenant_id: str, lote_id: str) -> Lote | None:
         return None
 
 
-def claim(job: Job, lote_id: str, codigo_tarjeta: str, periodo: str, replace: bool) -> None:
+def claim(
+    job: Job,
+    lote_id: str,
+    codigo_tarjeta: str,
+    periodo: str,
+    replace: bool,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
     """Makes `job` the one import staging `lote_id`.
 
     Raises LoteExists when the lote is ACTIVE and the user did not ask to replace
@@ -59,7 +67,7 @@ def claim(job: Job, lote_id: str, codigo_tarjeta: str, periodo: str, replace: bo
                 periodo=periodo,
                 staging_job_id=job.id,
                 user_id=job.user_id,
-                created_at=utcnow(),
+                created_at=clock.now(),
             )
             try:
                 lote.save(condition=Lote.lote_id.does_not_exist())
@@ -122,6 +130,8 @@ def add_commit(
     line_count: int,
     totals: dict[str, str],
     replaced_job_id: str | None,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     """Points the lote at `job`'s generation inside `transaction` (with the job's completion).
 
@@ -141,7 +151,7 @@ def add_commit(
             Lote.line_count.set(line_count),
             Lote.totals.set(totals),
             Lote.user_id.set(job.user_id),
-            Lote.committed_at.set(utcnow()),
+            Lote.committed_at.set(clock.now()),
         ],
         condition=(Lote.staging_job_id == job.id) & same_generation,
     )

@@ -16,7 +16,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from chalicelib import dkt
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.core.clock import utcnow
+from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import InvalidRequest, JobConflict, LookupNotFound
 from chalicelib.core.models import RuleSetVersion
 from chalicelib.dkt.rules import RuleSet, RuleSetError
@@ -63,7 +63,9 @@ def validated(rules: Sequence[Any], lookups: Mapping[str, Any]) -> RuleSet:
         raise InvalidRequest(exc.message, f"invalid rule set: {exc.message}") from exc
 
 
-def _write(owner: Identity, ruleset: RuleSet, expected_version: int) -> RuleSetVersion:
+def _write(
+    owner: Identity, ruleset: RuleSet, expected_version: int, clock: Clock = SYSTEM_CLOCK
+) -> RuleSetVersion:
     document = ruleset.to_json()
     if len(json.dumps(document)) > MAX_DOCUMENT_BYTES:
         raise InvalidRequest(
@@ -74,7 +76,7 @@ def _write(owner: Identity, ruleset: RuleSet, expected_version: int) -> RuleSetV
         version=expected_version + 1,
         rules=document["rules"],
         lookups=document["lookups"],
-        created_at=utcnow(),
+        created_at=clock.now(),
         created_by=owner.user_id,
     )
     try:
