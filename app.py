@@ -14,6 +14,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 from chalicelib import runtime
 from chalicelib.adapters.auth import Identity, authenticate
 from chalicelib.api import control, imports, job_views, web
+from chalicelib.core import observability
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import (
     DomainError,
@@ -28,7 +29,7 @@ from chalicelib.core.errors import (
     TooManyActiveJobs,
     Unauthenticated,
 )
-from chalicelib.core.observability import logger, middleware
+from chalicelib.core.observability import logger
 from chalicelib.engine import lifecycle, runner, sweeper
 from chalicelib.engine.messaging import MalformedMessage, WorkMessage
 from chalicelib.jobtypes import dkt_upload
@@ -48,7 +49,7 @@ API_AUTHORIZER = (
 )
 
 app = Chalice(app_name="dkt-jobs")
-app.register_middleware(middleware, "all")
+observability.install(app)
 
 # Domain errors -> HTTP status, in one place.
 HTTP_STATUS: dict[type[DomainError], int] = {
