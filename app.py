@@ -29,9 +29,10 @@ from chalicelib.api.rules import (
     RulesTestResult,
 )
 from chalicelib.api.schema import ApiModel, Request, parse, parse_json
+from chalicelib.core import observability
 from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import DomainError
-from chalicelib.core.observability import logger, middleware
+from chalicelib.core.observability import logger
 from chalicelib.engine import lifecycle, runner, sweeper
 from chalicelib.engine.messaging import MalformedMessage, WorkMessage
 from chalicelib.jobtypes import dkt_upload
@@ -50,7 +51,7 @@ API_AUTHORIZER = (
 )
 
 app = Chalice(app_name="dkt-jobs")
-app.register_middleware(middleware, "all")
+observability.install(app)
 
 # (path, method) -> what GET /api/openapi.json says of it; filled by the decorators below.
 OPERATIONS: dict[tuple[str, str], Operation] = {}

@@ -6,7 +6,6 @@ without credentials, and tests start moto before the first client exists.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -45,7 +44,7 @@ def _with_secrets(settings: Settings) -> Settings:
     secret = aws.ssm_client().get_parameter(
         Name=settings.card_hash_key_parameter, WithDecryption=True
     )["Parameter"]["Value"]
-    return dataclasses.replace(settings, card_hash_key=secret.encode())
+    return settings.model_copy(update={"card_hash_key": secret.encode()})
 
 
 @functools.cache

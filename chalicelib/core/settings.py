@@ -1,15 +1,41 @@
-"""Settings: one frozen object read from the environment, once per process."""
+"""Settings: one frozen object read from the environment, once per process.
+
+Every field is read from the upper-case of its name (`chunk_size` from `CHUNK_SIZE`),
+except `region` (`AWS_REGION`, then `AWS_DEFAULT_REGION`). Every problem with the
+environment is reported at once, in one `SettingsError`, so a deployment is fixed in
+one round; the values of secrets never appear in it.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 CHUNK_SIZE = 100
 MIB = 1024 * 1024
+GIB = 1024 * MIB
+# One presigned POST (a single S3 PUT) cannot carry more than 5 GiB.
+MAX_UPLOAD_BYTES = 5 * GIB
+# SigV4 presigned URLs expire after at most seven days.
+MAX_URL_TTL_S = 7 * 24 * 3600
+# A Lambda runs for at most 15 minutes; a larger reserve would leave no time to work.
+MAX_LAMBDA_MS = 15 * 60 * 1000
+
+_REGION_VARIABLES = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
+
+Name = Annotated[str, Field(min_length=1)]
 
 
 class AuthMode(StrEnum):
@@ -19,25 +45,39 @@ class AuthMode(StrEnum):
     COGNITO = "cognito"  # RS256 Cognito user-pool tokens, keys from the pool's JWKS
 
 
-@dataclass(frozen=True)
-class Settings:
+class SettingsError(ValueError):
+    """The environment is missing settings or holds values out of range."""
+
+
+class Settings(BaseSettings):
     """Names of the AWS resources, limits and secrets the service runs with."""
 
-    region: str
-    jobs_table: str
-    lotes_table: str
-    lines_table: str
-    errors_table: str
-    rules_table: str
-    idempotency_table: str
-    upload_bucket: str
-    work_queue_url: str
+    model_config = SettingsConfigDict(
+        frozen=True,
+        case_sensitive=False,
+        extra="ignore",
+    )
+
+    region: str = Field(
+        "us-east-1",
+        min_length=1,
+        validation_alias=AliasChoices("aws_region", "aws_default_region"),
+    )
+    jobs_table: Name
+    lotes_table: Name
+    lines_table: Name
+    errors_table: Name
+    rules_table: Name
+    idempotency_table: Name
+    upload_bucket: Name
+    work_queue_url: Name
     # Locally the key itself; deployed, an SSM SecureString read at start (runtime.py),
     # so the key is never in the function's configuration.
-    card_hash_key: bytes
+    # Secrets: repr=False keeps them out of logs of the object; errors never carry values.
+    card_hash_key: bytes = Field(b"", repr=False)
     card_hash_key_parameter: str = ""
     auth_mode: AuthMode = AuthMode.LOCAL
-    local_jwt_secret: str = ""
+    local_jwt_secret: str = Field("", repr=False)
     cognito_issuer: str = ""
     cognito_audience: str = ""
     # Or the SSM parameter holding it (a new pool's app client id is only known after
@@ -47,61 +87,101 @@ class Settings:
     event_bus_name: str = ""
     # The user pool's hosted sign-in domain, e.g. https://acme.auth.us-east-1.amazoncognito.com
     cognito_domain: str = ""
-    tenant_claim: str = "custom:tenant"
-    upload_prefix: str = "uploads/"
-    max_file_size: int = 50 * MIB
-    # A JSON body with base64 content must stay under Lambda's 6 MB request payload limit.
-    inline_max_bytes: int = 4 * MIB
-    chunk_size: int = CHUNK_SIZE
+    tenant_claim: Name = "custom:tenant"
+    upload_prefix: Name = "uploads/"
+    max_file_size: int = Field(50 * MIB, ge=1, le=MAX_UPLOAD_BYTES)
+    # A JSON body with base64 content (4/3 of the file) must stay under Lambda's 6 MB
+    # request payload limit.
+    inline_max_bytes: int = Field(4 * MIB, ge=1, le=4 * MIB)
+    chunk_size: int = Field(CHUNK_SIZE, ge=1, le=1_000)
     # Lines read per chunk while validating: parsing only, no writes, so larger chunks.
-    validate_chunk_size: int = 20 * CHUNK_SIZE
+    validate_chunk_size: int = Field(20 * CHUNK_SIZE, ge=1, le=100_000)
     # Time kept in reserve at the end of an invocation to checkpoint and re-enqueue.
-    safety_margin_ms: int = 10_000
-    upload_url_ttl_s: int = 15 * 60
-    max_active_jobs_per_user: int = 5
-    max_attempts: int = 3
-    max_reported_errors: int = 1_000
-    job_ttl_days: int = 180
+    safety_margin_ms: int = Field(10_000, ge=0, le=MAX_LAMBDA_MS)
+    upload_url_ttl_s: int = Field(15 * 60, ge=1, le=MAX_URL_TTL_S)
+    max_active_jobs_per_user: int = Field(5, ge=1)
+    max_attempts: int = Field(3, ge=1)
+    max_reported_errors: int = Field(1_000, ge=1)
+    job_ttl_days: int = Field(180, ge=1)
     # A watched job with no sign of life for this long is rescued by the sweeper. It must
     # exceed the worker's Lambda timeout, or a live worker would be rescued.
-    stale_after_s: int = 15 * 60
+    stale_after_s: int = Field(15 * 60, ge=0)
     # Staged lines of a FAILED import are kept this long, so a retry resumes.
-    retry_window_s: int = 7 * 24 * 3600
+    retry_window_s: int = Field(7 * 24 * 3600, ge=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # from_env() parses the environment it is given into init values; reading os.environ
+        # here too would let a variable the caller did not pass fill a field.
+        return (init_settings,)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Builds settings from environment variables; a missing required name raises KeyError."""
-        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-        return cls(
-            region=region,
-            jobs_table=env["JOBS_TABLE"],
-            lotes_table=env["LOTES_TABLE"],
-            lines_table=env["LINES_TABLE"],
-            errors_table=env["ERRORS_TABLE"],
-            rules_table=env["RULES_TABLE"],
-            idempotency_table=env["IDEMPOTENCY_TABLE"],
-            upload_bucket=env["UPLOAD_BUCKET"],
-            work_queue_url=env["WORK_QUEUE_URL"],
-            card_hash_key=env.get("CARD_HASH_KEY", "").encode(),
-            card_hash_key_parameter=env.get("CARD_HASH_KEY_PARAMETER", ""),
-            auth_mode=AuthMode(env.get("AUTH_MODE", AuthMode.LOCAL)),
-            local_jwt_secret=env.get("LOCAL_JWT_SECRET", ""),
-            cognito_issuer=env.get("COGNITO_ISSUER", ""),
-            cognito_audience=env.get("COGNITO_AUDIENCE", ""),
-            cognito_audience_parameter=env.get("COGNITO_AUDIENCE_PARAMETER", ""),
-            cognito_domain=env.get("COGNITO_DOMAIN", ""),
-            event_bus_name=env.get("EVENT_BUS_NAME", ""),
-            tenant_claim=env.get("TENANT_CLAIM", "custom:tenant"),
-            max_file_size=int(env.get("MAX_FILE_SIZE", 50 * MIB)),
-            inline_max_bytes=int(env.get("INLINE_MAX_BYTES", 4 * MIB)),
-            chunk_size=int(env.get("CHUNK_SIZE", CHUNK_SIZE)),
-            validate_chunk_size=int(env.get("VALIDATE_CHUNK_SIZE", 20 * CHUNK_SIZE)),
-            safety_margin_ms=int(env.get("SAFETY_MARGIN_MS", 10_000)),
-            max_active_jobs_per_user=int(env.get("MAX_ACTIVE_JOBS_PER_USER", 5)),
-            max_attempts=int(env.get("MAX_ATTEMPTS", 3)),
-            stale_after_s=int(env.get("STALE_AFTER_S", 15 * 60)),
-            retry_window_s=int(env.get("RETRY_WINDOW_S", 7 * 24 * 3600)),
-        )
+        """Builds settings from `env` alone (never from `os.environ` unless it is `env`).
+
+        Raises:
+            SettingsError: naming every missing variable and every invalid or out-of-range
+                one, without the values of secrets.
+        """
+        # An empty AWS_REGION falls back to AWS_DEFAULT_REGION, then to the default.
+        env = {k: v for k, v in env.items() if v or k.upper() not in _REGION_VARIABLES}
+        values = _MappingEnvSource(cls, env)()
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._env = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._env, self.case_sensitive, self.env_ignore_empty)
+
+
+def _variable(field: str) -> str:
+    if field == "region":
+        return "AWS_REGION"
+    return field.upper()
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem, naming the variable; never the value (it may be a secret)."""
+    problems: list[str] = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=True):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        field = _FIELD_BY_KEY.get(field, field)
+        if error["type"] == "missing":
+            problems.append(f"{_variable(field)} is required")
+        else:
+            problems.append(f"{_variable(field)}: {error['msg']}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def _keys() -> dict[str, str]:
+    # The alias choices of `region` come back as the loc of its errors.
+    keys: dict[str, str] = {}
+    for name, info in Settings.model_fields.items():
+        keys[name] = name
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            for choice in alias.choices:
+                keys[str(choice)] = name
+    return keys
+
+
+_FIELD_BY_KEY = _keys()
 
 
 @functools.cache
