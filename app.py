@@ -30,7 +30,6 @@ from chalicelib.api.rules import (
 )
 from chalicelib.api.schema import ApiModel, Request, parse, parse_json
 from chalicelib.core import observability
-from chalicelib.core.clock import utcnow
 from chalicelib.core.errors import DomainError
 from chalicelib.core.observability import logger
 from chalicelib.engine import lifecycle, runner, sweeper
@@ -203,7 +202,7 @@ def get_job(identity: Identity, job_id: str) -> JobView:
     errors=(404, 409),
 )
 def cancel_job(identity: Identity, job_id: str) -> JobAction:
-    return jobs.cancel(identity, job_id)
+    return jobs.cancel(identity, job_id, runtime.services())
 
 
 @api(
@@ -371,4 +370,4 @@ def handle_dead_letter(event: SQSEvent) -> None:
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def sweep_jobs(event: CloudWatchEvent) -> None:
     """Rescues jobs whose worker vanished and fails those out of attempts."""
-    sweeper.sweep(runtime.services(), utcnow())
+    sweeper.sweep(runtime.services())

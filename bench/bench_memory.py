@@ -82,18 +82,34 @@ def prepare(endpoint: str, lines: int) -> str:
     """Parent: resources, an accepted upload of `lines` lines; returns the job id."""
     from chalicelib import runtime
     from chalicelib.adapters.auth import Identity
-    from chalicelib.api.imports import CreateImportRequest, create_import
-    from chalicelib.engine.lifecycle import get
+    from chalicelib.core.models import JobType
+    from chalicelib.engine import lifecycle
     from chalicelib.jobtypes.dkt_upload import accept_upload
     from localdev.dktgen import generate_bytes
 
     services = runtime.services()
     data = generate_bytes(lines, seed=1)
-    request = CreateImportRequest(codigoTarjeta=f"B{lines}", filename="f.dkt", size=len(data))
-    job_id = str(create_import(Identity("bench", "bench"), request, services)["job"]["id"])
-    job = get(job_id)
-    assert job is not None and job.upload_key
-    services.store.put(job.upload_key, data)
+    owner = Identity("bench", "bench")
+    job_id = lifecycle.new_job_id(services.new_id)
+    key = services.store.upload_key(owner.tenant_id, owner.user_id, job_id, "f.dkt")
+    job = lifecycle.create(
+        job_type=JobType.DKT_IMPORT,
+        owner=owner,
+        parameters={
+            "codigoTarjeta": f"B{lines}",
+            "filename": "f.dkt",
+            "size": len(data),
+            "skipInvalidLines": False,
+            "replace": False,
+            "source": "upload",
+        },
+        message="Esperando el archivo...",
+        ttl_days=services.settings.job_ttl_days,
+        upload_key=key,
+        job_id=job_id,
+        clock=services.clock,
+    )
+    services.store.put(key, data)
     accept_upload(job, services)
     return job_id
 

@@ -103,7 +103,7 @@ def create_import(
     if size > settings.max_file_size:
         raise FileTooLarge(size, settings.max_file_size)
     jobs.check_active_limit(owner, services)
-    job_id = lifecycle.new_job_id()
+    job_id = lifecycle.new_job_id(services.new_id)
     key = services.store.upload_key(owner.tenant_id, owner.user_id, job_id, request.filename)
     job = lifecycle.create(
         job_type=JobType.DKT_IMPORT,
@@ -120,6 +120,7 @@ def create_import(
         ttl_days=settings.job_ttl_days,
         upload_key=key,
         job_id=job_id,
+        clock=services.clock,
     )
     if data is not None:
         services.store.put(key, data)  # its S3 event starts the processing

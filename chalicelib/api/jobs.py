@@ -175,9 +175,10 @@ def list_jobs(owner: Identity, query: JobListQuery) -> JobList:
     return JobList(jobs=[JobView.of(job) for job in page.items], next_cursor=page.next_cursor)
 
 
-def cancel(owner: Identity, job_id: str) -> JobAction:
+def cancel(owner: Identity, job_id: str, services: Services) -> JobAction:
     """Asks the job to stop; a QUEUED job is CANCELLED at once, a running one within a chunk."""
-    return JobAction.of(lifecycle.request_cancel(get_owned(job_id, owner)))
+    job = get_owned(job_id, owner)
+    return JobAction.of(lifecycle.request_cancel(job, clock=services.clock))
 
 
 def retry(owner: Identity, job_id: str, services: Services) -> JobAction:
@@ -204,7 +205,7 @@ def retry(owner: Identity, job_id: str, services: Services) -> JobAction:
                 "El archivo cambió desde que comenzó esta importación; cree una nueva.",
             )
         upload = (found.size, found.etag)
-    services.queue.send(lifecycle.prepare_retry(job, upload))
+    services.queue.send(lifecycle.prepare_retry(job, upload, clock=services.clock))
     return JobAction.of(job)
 
 

@@ -112,7 +112,7 @@ def delete_lote(owner: Identity, lote_id: str, services: Services) -> JobAction:
                 generation_job_id=lote.job_id,
                 reason=lote_delete.REASON_DELETE,
                 line_count=int(lote.line_count),
-                settings=services.settings,
+                services=services,
                 transaction=tx,
             )
     except TransactWriteError as exc:

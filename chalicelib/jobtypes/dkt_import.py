@@ -381,6 +381,6 @@ class DktImport:
             generation_job_id=replaced_job_id,
             reason=lote_delete.REASON_REPLACE,
             line_count=int(line_count),
-            settings=self._settings,
+            services=self._services,
             transaction=tx,
         )

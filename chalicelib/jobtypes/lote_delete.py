@@ -17,7 +17,6 @@ from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.services import Services
 from chalicelib.core.errors import Fenced
 from chalicelib.core.models import Job, JobType, Phase, Staged, generation_key
-from chalicelib.core.settings import Settings
 from chalicelib.engine import lifecycle, progress
 from chalicelib.engine.commit import Rejected, completing
 from chalicelib.engine.jobtype import (
@@ -47,7 +46,7 @@ def deletion_job(
     generation_job_id: str,
     reason: str,
     line_count: int,
-    settings: Settings,
+    services: Services,
     transaction: TransactWrite,
 ) -> Job:
     """Writes, inside `transaction`, the QUEUED job that removes one generation of a lote:
@@ -57,10 +56,12 @@ def deletion_job(
         owner=owner,
         parameters={"loteId": lote_id, "generationJobId": generation_job_id, "reason": reason},
         message=_QUEUED_MESSAGES[reason].format(lote_id=lote_id),
-        ttl_days=settings.job_ttl_days,
+        ttl_days=services.settings.job_ttl_days,
         lote_id=lote_id,
         total_items=line_count,
         transaction=transaction,
+        clock=services.clock,
+        new_id=services.new_id,
     )
 
 

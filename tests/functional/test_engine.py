@@ -18,6 +18,7 @@ from support import Api, make_pump, run_until_settled, stored_line_numbers, uplo
 from chalicelib import runtime
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.services import Services
+from chalicelib.core import observability
 from chalicelib.core.models import Job, JobType, Lote, Phase, Staged
 from chalicelib.engine import lifecycle, registry, runner
 from chalicelib.engine.commit import completing
@@ -74,10 +75,12 @@ class Counting:
         return False
 
 
-def emitted_metrics(output: str) -> Counter[tuple[str, str]]:
-    """(metric, JobType) -> sum of the values of the EMF lines in `output`."""
+def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> Counter[tuple[str, str]]:
+    """(metric, JobType) -> sum of the values the invocation published as EMF on stdout (the
+    handlers' middleware publishes them when an invocation ends; here the test does)."""
+    observability.publish()
     totals: Counter[tuple[str, str]] = Counter()
-    for line in output.splitlines():
+    for line in capsys.readouterr().out.splitlines():
         if not line.startswith('{"_aws"'):
             continue
         document = json.loads(line)
@@ -130,7 +133,7 @@ def test_a_job_type_from_the_table_runs_on_the_injected_clock_and_ids(
     # ... it froze what its type froze at start
     assert stored.rules_version == 7
     # ... and the worker counted its chunks and its completion, by type
-    metrics = emitted_metrics(capsys.readouterr().out)
+    metrics = emitted_metrics(capsys)
     assert metrics[("ItemsProcessed", "DKT_IMPORT")] == 300
     assert metrics[("JobsCompleted", "DKT_IMPORT")] == 1
     assert metrics[("Continuations", "DKT_IMPORT")] == 0
@@ -160,7 +163,7 @@ def test_a_job_out_of_time_hands_off_and_counts_the_continuation(
     )
     # THEN it did one chunk, sent the continuation and counted it
     assert (report.outcome, report.chunks, report.continued) == ("continued", 1, True)
-    assert emitted_metrics(capsys.readouterr().out)[("Continuations", "DKT_IMPORT")] == 1
+    assert emitted_metrics(capsys)[("Continuations", "DKT_IMPORT")] == 1
     body = boto3.client("sqs").receive_message(QueueUrl=_work_queue())["Messages"][0]["Body"]
     assert WorkMessage.from_json(body).seq == 1
 
@@ -172,7 +175,7 @@ def test_a_dead_lettered_job_is_counted_as_failed(
     job = create_counting_job(services)
     assert runner.fail_dead_letter(lifecycle.message_for(job), services, job_types=job_types)
     assert Job.get(job.id).status == "FAILED"
-    assert emitted_metrics(capsys.readouterr().out)[("JobsFailed", "DKT_IMPORT")] == 1
+    assert emitted_metrics(capsys)[("JobsFailed", "DKT_IMPORT")] == 1
 
 
 def _work_queue() -> str:

@@ -134,8 +134,6 @@ def test_event_handlers_invoked_by_the_chalice_client_are_correlated_too(
     assert len(ids) == 3 and None not in ids
 
 
-# The engine calls chunk_processed/continued/job_finished on branch h/engine; merged with
-# it, this passes (checked against that branch): then delete the marker.
 def test_import_publishes_worker_metrics_once_per_invocation(
     api: Api, aws: QueueUrls, metrics_on: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
