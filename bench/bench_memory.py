@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -28,6 +27,16 @@ SIZES = (4_000, 40_000)
 def _rss_kib() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _peak_rss_kib() -> int:
+    """This process's own resident high-water mark. Not ru_maxrss: a child's starts from
+    its parent's at fork, so it would report the parent's memory when that was larger."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _environment(endpoint: str) -> dict[str, str]:
@@ -63,7 +72,7 @@ def worker(endpoint: str, job_id: str) -> None:
     floor, heap_floor = _rss_kib(), tracemalloc.get_traced_memory()[0]
     report = runner.handle(lifecycle.message_for(job), services, lambda: 10**9)
     heap_peak = tracemalloc.get_traced_memory()[1]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = _peak_rss_kib()
     final = lifecycle.get(job_id)
     assert final is not None and final.status == "COMPLETED", final and final.message
     print(
