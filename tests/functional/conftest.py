@@ -48,7 +48,9 @@ def _rebuilt_since(settings: object, services: object) -> bool:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+def pytest_runtest_teardown(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, None, None]:
     # Tests outside this folder (unit tests with a moto of their own, the local stack)
     # must not run inside this one: it stops once the last test here is torn down.
     yield

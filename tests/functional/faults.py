@@ -69,6 +69,13 @@ class AwsTime:
         self.now += self.per_call
 
 
+class StillTime:
+    """A Lambda clock that never moves: an invocation's budget never runs low."""
+
+    def time(self) -> float:
+        return 0.0
+
+
 @dataclass
 class FaultInjector:
     """Counts AWS calls by event and runs armed actions at chosen ones."""
