@@ -8,8 +8,9 @@ rebuilt for the next test.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import faults
 import pytest
@@ -19,6 +20,7 @@ from support import Api, make_pump, token_for
 
 import app as app_module
 from chalicelib import runtime
+from chalicelib.adapters import aws as aws_clients
 from chalicelib.core.settings import get_settings
 from localdev.pump import Pump
 from localdev.resources import QueueUrls
@@ -27,24 +29,30 @@ HERE = Path(__file__).parent
 MOTO = MotoState()
 
 
+# What the service builds once and tests may replace (monkeypatched env, then a reset).
+CACHED: tuple[Callable[[], object], ...] = (
+    get_settings,
+    runtime.services,
+    aws_clients.s3_client,
+    aws_clients.sqs_client,
+)
+
+
 @pytest.fixture
 def aws() -> Iterator[QueueUrls]:
     """The session's moto, empty: the service's bucket, queues and tables, and nothing in them."""
     urls = MOTO.start()
     MOTO.empty()
-    settings, services = get_settings(), runtime.services()
+    built = [cached() for cached in CACHED]
     yield urls
     faults.uninstall_all()
-    if _rebuilt_since(settings, services):
+    if any(_replaced(cached, seen) for cached, seen in zip(CACHED, built, strict=True)):
         runtime.reset()
 
 
-def _rebuilt_since(settings: object, services: object) -> bool:
-    """Whether the test replaced the cached settings or services (it changed the env)."""
-    for cached, seen in ((get_settings, settings), (runtime.services, services)):
-        if cached.cache_info().currsize == 0 or cached() is not seen:
-            return True
-    return False
+def _replaced(cached: Any, seen: object) -> bool:
+    """Whether the test dropped or rebuilt what was cached when it started."""
+    return bool(cached.cache_info().currsize == 0 or cached() is not seen)
 
 
 @pytest.hookimpl(wrapper=True)
