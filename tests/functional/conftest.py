@@ -14,6 +14,7 @@ from typing import Any
 
 import faults
 import pytest
+import support
 from chalice.test import Client
 from moto_state import MotoState
 from support import Api, make_pump, token_for
@@ -64,6 +65,7 @@ def pytest_runtest_teardown(
     yield
     if nextitem is None or HERE not in Path(nextitem.path).parents:
         MOTO.stop()
+        support.sqs_client.cache_clear()  # it belonged to this moto
 
 
 @pytest.fixture
