@@ -48,6 +48,33 @@ NOTICE_SHOWN = """(jobId) =>
   || (localStorage.getItem('dkt.notifiedJobs') || '').includes(jobId)"""
 
 
+# Records, in each tab, the outcome of every claim of a notice (true: this tab announces it).
+# The claim runs under the Web Lock of notices.js, so its end is the moment a tab has decided.
+RECORD_NOTICE_CLAIMS = """(() => {
+  window.noticeClaims = [];
+  if (!navigator.locks) return;
+  const request = navigator.locks.request.bind(navigator.locks);
+  navigator.locks.request = (name, ...rest) => {
+    const callback = rest.at(-1);
+    if (name !== 'dkt-jobs-notices') return request(name, ...rest);
+    return request(name, ...rest.slice(0, -1), async (lock) => {
+      const claimed = await callback(lock);
+      window.noticeClaims.push(claimed);
+      return claimed;
+    });
+  };
+})()"""
+
+
+def is_history_request(response: Any) -> bool:
+    """The history's page of jobs (GET /api/jobs?limit=...), not a single job's poll."""
+    return (
+        response.request.method == "GET"
+        and "/api/jobs?" in response.url
+        and ("status=active" not in response.url)
+    )
+
+
 class PollWatch:
     """Counts the page's polls of single jobs that are in flight at the same time."""
 
@@ -146,9 +173,15 @@ def test_import_moves_the_bar_to_100_and_notifies_once(
     row = history_row(page, job_id)
     expect(row).to_contain_text("Completada")
     expect(row).to_contain_text("18.000 de 18.000")
-    # ... still one a poll interval later (polling stopped at the final state)
-    page.wait_for_timeout(2_500)
+    # ... still one after another full round of the page's loop (asked for with the history's
+    # Actualizar button and over once its history request is answered): the finished job is
+    # not polled or announced again, polling stopped at the final state
+    polls_at_end = polls.polls
+    with page.expect_response(is_history_request):
+        page.get_by_role("button", name="Actualizar", exact=True).click()
+    expect(row).to_contain_text("Completada")
     expect(notices).to_have_count(1)
+    assert polls.polls == polls_at_end
     # WHEN the page is reloaded
     page.reload()
     # THEN the history is back and the finished job is not announced again (jobs are looked
@@ -166,6 +199,7 @@ def test_reload_mid_import_follows_the_same_job_without_a_click(
     job_id = start_import(page, "pageb", statement)
     before = wait_progress(page, job_id, 11, 70)
     # WHEN the user reloads the page in the middle of it (and clicks nothing)
+    page.context.add_init_script(RECORD_NOTICE_CLAIMS)  # this page's reload and the next tab
     page.reload()
     # THEN the same job is followed again
     card = followed(page, job_id)
@@ -186,9 +220,12 @@ def test_reload_mid_import_follows_the_same_job_without_a_click(
     # ... and only one of them announces it
     tabs = (page, other_tab)
     page.wait_for_function(NOTICE_SHOWN, arg=job_id, timeout=5_000)
-    other_tab.wait_for_timeout(500)  # the other tab decides within milliseconds of its poll
+    for tab in tabs:  # each tab has decided whether it announces the job
+        tab.wait_for_function("window.noticeClaims.length > 0", timeout=10_000)
     shown = [tab.locator(f'#notices .notice[data-job-id="{job_id}"]').count() for tab in tabs]
     assert sum(shown) == 1, shown
+    claims = [tab.evaluate("window.noticeClaims") for tab in tabs]
+    assert sorted(claim for tab_claims in claims for claim in tab_claims) == [False, True], claims
 
 
 def test_api_unreachable_shows_a_banner_then_follows_the_job_to_the_end(

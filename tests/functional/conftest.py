@@ -1,30 +1,71 @@
-"""Fixtures for tests against moto in-process with the real Chalice app."""
+"""Fixtures for tests against moto in-process with the real Chalice app.
+
+One moto serves every test of this folder (moto_state.py), emptied before each
+test. The service's settings, clients and services are built once and kept; a
+test that changes them (monkeypatched env, then `runtime.reset()`) gets them
+rebuilt for the next test.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import Any
 
+import faults
 import pytest
+import support
 from chalice.test import Client
-from moto import mock_aws
+from moto_state import MotoState
 from support import Api, make_pump, token_for
 
 import app as app_module
 from chalicelib import runtime
+from chalicelib.adapters import aws as aws_clients
 from chalicelib.core.settings import get_settings
 from localdev.pump import Pump
-from localdev.resources import QueueUrls, create_resources
+from localdev.resources import QueueUrls
+
+HERE = Path(__file__).parent
+MOTO = MotoState()
+
+
+# What the service builds once and tests may replace (monkeypatched env, then a reset).
+CACHED: tuple[Callable[[], object], ...] = (
+    get_settings,
+    runtime.services,
+    aws_clients.s3_client,
+    aws_clients.sqs_client,
+)
 
 
 @pytest.fixture
 def aws() -> Iterator[QueueUrls]:
-    """A fresh moto with the service's bucket, queues and tables."""
-    with mock_aws():
+    """The session's moto, empty: the service's bucket, queues and tables, and nothing in them."""
+    urls = MOTO.start()
+    MOTO.empty()
+    built = [cached() for cached in CACHED]
+    yield urls
+    faults.uninstall_all()
+    if any(_replaced(cached, seen) for cached, seen in zip(CACHED, built, strict=True)):
         runtime.reset()
-        urls = create_resources(get_settings())
-        runtime.reset()
-        yield urls
-    runtime.reset()
+
+
+def _replaced(cached: Any, seen: object) -> bool:
+    """Whether the test dropped or rebuilt what was cached when it started."""
+    return bool(cached.cache_info().currsize == 0 or cached() is not seen)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, None, None]:
+    # Tests outside this folder (unit tests with a moto of their own, the local stack)
+    # must not run inside this one: it stops once the last test here is torn down.
+    yield
+    if nextitem is None or HERE not in Path(nextitem.path).parents:
+        MOTO.stop()
+        support.sqs_client.cache_clear()  # it belonged to this moto
 
 
 @pytest.fixture

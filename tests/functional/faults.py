@@ -20,6 +20,15 @@ from chalicelib.core.models import ALL_MODELS
 LINES_TABLE = "test-lines"
 
 
+_installed: list[FaultInjector] = []
+
+
+def uninstall_all() -> None:
+    """Removes every injector's hooks (called between tests)."""
+    while _installed:
+        _installed.pop().uninstall()
+
+
 class Crash(Exception):
     """The Lambda died here."""
 
@@ -60,6 +69,13 @@ class AwsTime:
         self.now += self.per_call
 
 
+class StillTime:
+    """A Lambda clock that never moves: an invocation's budget never runs low."""
+
+    def time(self) -> float:
+        return 0.0
+
+
 @dataclass
 class FaultInjector:
     """Counts AWS calls by event and runs armed actions at chosen ones."""
@@ -68,16 +84,36 @@ class FaultInjector:
     clocks: list[AwsTime] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     line_puts: int = 0  # lines written to the lines table, counted from the requests
+    _clients: list[Any] = field(default_factory=list, repr=False)
 
     def install(self) -> FaultInjector:
+        """Hooks every client the service uses, until `uninstall` (or the test's end)."""
         runtime.services()  # binds the models first: binding drops their clients
         clients = [aws.s3_client(), aws.sqs_client()]
         clients += [model._get_connection().connection.client for model in ALL_MODELS]
         for client in clients:
-            client.meta.events.register("before-parameter-build", self._parameters)
-            client.meta.events.register("before-call", self._call)
-            client.meta.events.register("after-call", self._call)
+            for event, handler in self._hooks():
+                client.meta.events.register(event, handler, unique_id=self._hook_id(event))
+        self._clients = clients
+        _installed.append(self)
         return self
+
+    def uninstall(self) -> None:
+        # The clients outlive the test (one moto for the whole run): hooks must not.
+        for client in self._clients:
+            for event, _handler in self._hooks():
+                client.meta.events.unregister(event, unique_id=self._hook_id(event))
+        self._clients = []
+
+    def _hooks(self) -> list[tuple[str, Callable[..., None]]]:
+        return [
+            ("before-parameter-build", self._parameters),
+            ("before-call", self._call),
+            ("after-call", self._call),
+        ]
+
+    def _hook_id(self, event: str) -> str:
+        return f"fault-injector-{id(self)}-{event}"
 
     def crash_at(self, event: str, occurrence: int = 1) -> Trigger:
         def crash() -> None:

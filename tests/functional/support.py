@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,6 +11,7 @@ from typing import Any
 import boto3
 import requests
 from chalice.test import Client
+from faults import AwsTime, FaultInjector, StillTime
 
 import app as app_module
 from chalicelib import runtime
@@ -81,21 +83,76 @@ def upload(presigned: dict[str, Any], data: bytes) -> None:
 def make_pump(
     urls: QueueUrls, budget_ms: int = 60_000, on_invocation: Any = None, clock: Any = None
 ) -> Pump:
+    """A pump for the app's queues. Its Lambda clock is `clock`; by default time stands
+    still, so however slow this machine is, no invocation ever runs low on budget."""
     routes = [
         Route("dkt-jobs-uploads", urls.uploads, app_module.handle_upload, "handle_upload"),
         Route("dkt-jobs-work", urls.work, app_module.process_work, "process_work"),
         Route("dkt-jobs-work-dlq", urls.work_dlq, app_module.handle_dead_letter, "dead_letter"),
     ]
-    return Pump(boto3.client("sqs"), routes, budget_ms, "us-east-1", on_invocation, clock)
+    clock = clock if clock is not None else StillTime()
+    return Pump(sqs_client(), routes, budget_ms, "us-east-1", on_invocation, clock)
+
+
+# Every AWS call the service makes costs this much of an invocation's budget: with the
+# 300 ms safety margin of the tests, a 350 ms budget fits exactly one chunk.
+AWS_CALL_S = 0.020
+
+
+def cost_model_pump(
+    aws: QueueUrls,
+    budget_ms: int = 350,
+    faults: FaultInjector | None = None,
+    on_invocation: Any = None,
+) -> Pump:
+    """A pump whose Lambda clock moves only with the service's AWS calls (`AWS_CALL_S`
+    each), so the same test gives the same chunks and continuations on any machine.
+
+    The clock is driven by `faults` (installed by the caller), or by an injector of its
+    own that only counts."""
+    clock = AwsTime(per_call=AWS_CALL_S)
+    (faults if faults is not None else FaultInjector().install()).clocks.append(clock)
+    return make_pump(aws, budget_ms, on_invocation, clock)
+
+
+def small_budget_pump(aws: QueueUrls, faults: FaultInjector | None = None) -> Pump:
+    # One chunk per invocation: every chunk boundary is also an invocation boundary.
+    return cost_model_pump(aws, budget_ms=350, faults=faults)
+
+
+@functools.cache
+def sqs_client() -> Any:
+    """The tests' own SQS client (not the service's: fault hooks never see its calls)."""
+    return boto3.client("sqs")
+
+
+def create_and_upload(api: Api, data: bytes, **fields: Any) -> Any:
+    """Creates an import of `data` and posts the file to its presigned form, as the page
+    does; returns the create response (its `upload` form stays valid)."""
+    created = api.create_import(size=len(data), **fields)
+    assert created.status_code == 201, created.body
+    upload(created.json_body["upload"], data)
+    return created
+
+
+def start_import(api: Api, data: bytes, **fields: Any) -> str:
+    """Creates and uploads an import; returns its id (the S3 event waits in its queue)."""
+    return str(create_and_upload(api, data, **fields).json_body["job"]["id"])
+
+
+def run_first_invocations(pump: Pump, invocations: int = 1) -> None:
+    """Delivers the S3 event, then the first `invocations` work messages: an import under
+    way, with its continuation waiting in the queue."""
+    pump.drain(only="dkt-jobs-uploads")
+    for _ in range(invocations):
+        pump.poll_once(only="dkt-jobs-work")
 
 
 def import_file(api: Api, pump: Pump, data: bytes, **fields: Any) -> dict[str, Any]:
     """Create -> upload -> drain the queues; returns the job as the API shows it at the end."""
-    created = api.create_import(size=len(data), **fields)
-    assert created.status_code == 201, created.body
-    upload(created.json_body["upload"], data)
+    job_id = start_import(api, data, **fields)
     pump.drain()
-    return api.job(created.json_body["job"]["id"])
+    return api.job(job_id)
 
 
 # --- driving imports to the end, as SQS and the sweeper would -----------------------------
@@ -109,12 +166,6 @@ UNSETTLED = {Phase.DISCARD, Phase.SETTLING, Phase.VERIFY}
 def later() -> Any:
     """A clock reading past the point where any watched job counts as stale."""
     return utcnow() + timedelta(seconds=runtime.services().settings.stale_after_s + 1)
-
-
-def start_import(api: Api, data: bytes) -> str:
-    created = api.create_import(size=len(data))
-    upload(created.json_body["upload"], data)
-    return str(created.json_body["job"]["id"])
 
 
 def run_until_settled(api: Api, pump: Pump, job_id: str, rounds: int = 12) -> dict[str, Any]:
@@ -135,15 +186,10 @@ def stored_line_numbers(job_id: str, lote_id: str = "ICBCVC2404") -> list[int]:
 
 def lose_messages(queue_url: str) -> int:
     """Deletes whatever is waiting in a queue, as a lost message would be."""
-    sqs = boto3.client("sqs")
+    sqs = sqs_client()
     lost = 0
     while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
         for message in batch:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             lost += 1
     return lost
-
-
-def small_budget_pump(aws: QueueUrls) -> Pump:
-    # About one chunk per invocation: every chunk boundary is also an invocation boundary.
-    return make_pump(aws, budget_ms=350)

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import boto3
-from support import Api, import_file, make_pump, upload
+from support import (
+    Api,
+    cost_model_pump,
+    import_file,
+    run_first_invocations,
+    sqs_client,
+    start_import,
+    upload,
+)
 
 from chalicelib import runtime
 from chalicelib.core.models import Line, Lote, generation_key
@@ -18,7 +25,7 @@ from localdev.resources import QueueUrls
 
 
 def receive_work(urls: QueueUrls) -> WorkMessage:
-    sqs = boto3.client("sqs")
+    sqs = sqs_client()
     messages = sqs.receive_message(QueueUrl=urls.work, MaxNumberOfMessages=1)["Messages"]
     sqs.delete_message(QueueUrl=urls.work, ReceiptHandle=messages[0]["ReceiptHandle"])
     return WorkMessage.from_json(messages[0]["Body"])
@@ -44,10 +51,7 @@ def test_cancel_during_processing_stops_within_one_chunk(
     api: Api, aws: QueueUrls, pump: Pump
 ) -> None:
     # GIVEN an import whose upload arrived and whose validation is done
-    data = generate_bytes(3_000, seed=2)
-    created = api.create_import(size=len(data))
-    job_id = created.json_body["job"]["id"]
-    upload(created.json_body["upload"], data)
+    job_id = start_import(api, generate_bytes(3_000, seed=2))
     pump.drain(only="dkt-jobs-uploads")  # the S3 notification queues the first work message
     message = receive_work(aws)
     generation = generation_key("acme", "ICBCVC2404", job_id)
@@ -125,13 +129,9 @@ def test_cancel_requested_between_invocations_is_honoured_by_the_next(
     api: Api, aws: QueueUrls
 ) -> None:
     # GIVEN an import that stopped after its first invocation (tiny budget)
-    data = generate_bytes(2_000, seed=8)
-    created = api.create_import(size=len(data))
-    job_id = created.json_body["job"]["id"]
-    upload(created.json_body["upload"], data)
-    pump = make_pump(aws, budget_ms=400)
-    pump.drain(only="dkt-jobs-uploads")
-    pump.poll_once(only="dkt-jobs-work")  # the first invocation re-enqueues itself
+    pump = cost_model_pump(aws, budget_ms=400)
+    job_id = start_import(api, generate_bytes(2_000, seed=8))
+    run_first_invocations(pump)  # the first invocation re-enqueues itself
     assert api.job(job_id)["status"] == "PROCESSING"
     # WHEN the user cancels, then the continuation runs
     api.cancel(job_id)

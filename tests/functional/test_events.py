@@ -36,6 +36,10 @@ def captured_events(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     runtime.reset()
     yield queue_url
     runtime.reset()
+    # moto outlives the test: the next one creates the same bus and rule
+    events.remove_targets(Rule="all-jobs", EventBusName="dkt-test-bus", Ids=["q"])
+    events.delete_rule(Name="all-jobs", EventBusName="dkt-test-bus")
+    events.delete_event_bus(Name="dkt-test-bus")
 
 
 def received(queue_url: str) -> list[dict[str, Any]]:

@@ -12,17 +12,18 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
-from faults import Crash, FaultInjector, deletes_lines
+from faults import Crash, FaultInjector, StillTime, deletes_lines
 from support import (
     LINES,
     Api,
     later,
     lose_messages,
     make_pump,
+    run_first_invocations,
     run_until_settled,
     small_budget_pump,
+    sqs_client,
     start_import,
     stored_line_numbers,
 )
@@ -58,8 +59,8 @@ def test_a_worker_killed_at_any_step_still_imports_every_line_once(
     api: Api, aws: QueueUrls, event: str, occurrence: int
 ) -> None:
     # GIVEN an import whose worker will die once at this step
-    pump = small_budget_pump(aws)
     faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
     trigger = faults.crash_at(event, occurrence)
     job_id = start_import(api, generate_bytes(LINES, seed=31))
     # WHEN SQS redelivers and the sweeper does its rounds
@@ -103,7 +104,7 @@ def test_two_workers_on_the_same_message_at_once_import_exact_counts(
     pump = make_pump(aws)
     job_id = start_import(api, generate_bytes(1_000, seed=33))
     pump.drain(only="dkt-jobs-uploads")
-    sqs = boto3.client("sqs")
+    sqs = sqs_client()
     [message] = sqs.receive_message(QueueUrl=aws.work, AttributeNames=["All"])["Messages"]
     event = {"Records": [pump.record_for("dkt-jobs-work", message)]}
     # WHEN two Lambdas get it at the same moment
@@ -115,7 +116,8 @@ def test_two_workers_on_the_same_message_at_once_import_exact_counts(
 
         barrier.wait()
         try:
-            app_module.process_work(event, LambdaContext("process_work", 1024, 60_000))
+            context = LambdaContext("process_work", 1024, 60_000, time_source=StillTime())
+            app_module.process_work(event, context)
         except BaseException as exc:
             errors.append(exc)
 
@@ -152,8 +154,8 @@ def test_cancel_at_any_step_leaves_nothing(
     api: Api, aws: QueueUrls, event: str, occurrence: int
 ) -> None:
     # GIVEN an import, and a user who clicks Cancel right at this step
-    pump = small_budget_pump(aws)
     faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
     puts_at_cancel: list[int] = []
     job_id = start_import(api, generate_bytes(LINES, seed=34))
 
@@ -177,8 +179,8 @@ def test_cancel_at_any_step_leaves_nothing(
 def test_a_worker_killed_in_the_middle_of_a_discard_still_discards_everything(
     api: Api, aws: QueueUrls
 ) -> None:
-    pump = small_budget_pump(aws)
     faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
     job_id = start_import(api, generate_bytes(LINES, seed=35))
     faults.run_at(
         "after-call.dynamodb.UpdateItem", 5, lambda: api.cancel(job_id)
@@ -196,8 +198,8 @@ def test_a_worker_killed_in_the_middle_of_a_discard_still_discards_everything(
 
 def test_retry_after_a_failure_at_60_percent_resumes_there(api: Api, aws: QueueUrls) -> None:
     # GIVEN an import whose line writes start failing for good at about 60%
-    pump = small_budget_pump(aws)
     faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
     job_id = start_import(api, generate_bytes(1_000, seed=36))
     batches_for_60_percent = 600 // 25
 
@@ -236,8 +238,7 @@ def test_a_job_whose_worker_vanished_is_rescued_by_the_sweeper(api: Api, aws: Qu
     # GIVEN an import whose continuation message is lost after the first invocation
     pump = small_budget_pump(aws)
     job_id = start_import(api, generate_bytes(LINES, seed=37))
-    pump.drain(only="dkt-jobs-uploads")
-    pump.poll_once(only="dkt-jobs-work")
+    run_first_invocations(pump)
     assert lose_messages(aws.work) == 1
     stuck = api.job(job_id)
     assert stuck["status"] == "PROCESSING"
@@ -256,8 +257,7 @@ def test_a_job_whose_worker_vanished_is_rescued_by_the_sweeper(api: Api, aws: Qu
 def test_a_job_that_keeps_losing_its_worker_fails_out_of_attempts(api: Api, aws: QueueUrls) -> None:
     pump = small_budget_pump(aws)
     job_id = start_import(api, generate_bytes(LINES, seed=38))
-    pump.drain(only="dkt-jobs-uploads")
-    pump.poll_once(only="dkt-jobs-work")
+    run_first_invocations(pump)
     for _ in range(3):
         assert lose_messages(aws.work) == 1
         assert sweeper.sweep(runtime.services(), later()).rescued == [job_id]
@@ -297,8 +297,7 @@ def test_the_sweeper_runs_as_a_scheduled_handler(
     # silence as stale (the handler reads the real clock)
     pump = small_budget_pump(aws)
     job_id = start_import(api, generate_bytes(LINES, seed=39))
-    pump.drain(only="dkt-jobs-uploads")
-    pump.poll_once(only="dkt-jobs-work")
+    run_first_invocations(pump)
     assert lose_messages(aws.work) == 1
     monkeypatch.setenv("STALE_AFTER_S", "0")
     runtime.reset()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faults import AwsTime, FaultInjector
-from support import Api, import_file, make_pump, upload
+from support import Api, cost_model_pump, import_file, upload
 
 from chalicelib.core.models import Line, generation_key
 from localdev.dktgen import generate_bytes, iter_coupons
@@ -24,13 +23,11 @@ def test_18000_line_file_completes_over_many_budgeted_invocations(api: Api, aws:
     polls: list[dict[str, Any]] = []
     created = api.create_import(size=len(data))
     job_id = created.json_body["job"]["id"]
-    clock = AwsTime(per_call=0.020)
-    FaultInjector(clocks=[clock]).install()
 
     def poll(_: Invocation) -> None:
         polls.append(api.job(job_id))
 
-    pump = make_pump(aws, budget_ms=1_200, on_invocation=poll, clock=clock)
+    pump = cost_model_pump(aws, budget_ms=1_200, on_invocation=poll)
 
     # WHEN the browser uploads it and the queues drain
     upload(created.json_body["upload"], data)

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from faults import AwsTime, FaultInjector
-from support import Api, import_file, make_pump, token_for, upload
+from support import (
+    Api,
+    cost_model_pump,
+    import_file,
+    run_first_invocations,
+    small_budget_pump,
+    start_import,
+    token_for,
+    upload,
+)
 
 from chalicelib.core.models import Line, Lote, generation_key
 from localdev.dktgen import generate_bytes
@@ -19,14 +27,9 @@ def jobs_by_type(api: Api, job_type: str) -> list[dict[str, Any]]:
 
 def test_lines_are_invisible_until_the_import_commits(api: Api, aws: QueueUrls) -> None:
     # GIVEN an import half way through
-    data = generate_bytes(1_000, seed=41)
-    created = api.create_import(size=len(data))
-    job_id = created.json_body["job"]["id"]
-    upload(created.json_body["upload"], data)
-    pump = make_pump(aws, budget_ms=350)
-    pump.drain(only="dkt-jobs-uploads")
-    for _ in range(3):
-        pump.poll_once(only="dkt-jobs-work")
+    pump = small_budget_pump(aws)
+    job_id = start_import(api, generate_bytes(1_000, seed=41))
+    run_first_invocations(pump, invocations=3)
     staged = Line.count(generation_key("acme", "ICBCVC2404", job_id))
     assert 0 < staged < 1_000
     # THEN the tenant sees no lote yet
@@ -70,9 +73,7 @@ def test_lotes_belong_to_the_tenant(api: Api, pump: Pump) -> None:
 
 def test_deleting_a_lote_is_a_job_that_removes_every_line(api: Api, aws: QueueUrls) -> None:
     # GIVEN a committed lote of 700 lines, and workers whose AWS calls take 20 ms each
-    clock = AwsTime(per_call=0.020)
-    FaultInjector(clocks=[clock]).install()
-    pump = make_pump(aws, budget_ms=350, clock=clock)
+    pump = cost_model_pump(aws, budget_ms=350)
     imported = import_file(api, pump, generate_bytes(700, seed=44))
     # WHEN the user deletes it
     response = api.delete("/api/lotes/ICBCVC2404")

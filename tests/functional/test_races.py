@@ -6,15 +6,18 @@ import base64
 import json
 from typing import Any
 
-import boto3
 import pytest
 from faults import FaultInjector
 from support import (
     LINES,
     Api,
+    create_and_upload,
     later,
     make_pump,
+    run_first_invocations,
     run_until_settled,
+    small_budget_pump,
+    sqs_client,
     start_import,
     stored_line_numbers,
     upload,
@@ -35,7 +38,7 @@ def first_work_message(api: Api, aws: QueueUrls, data: bytes) -> tuple[str, Work
     """An import whose upload was accepted, and the first work message, taken off the queue."""
     job_id = start_import(api, data)
     make_pump(aws).drain(only="dkt-jobs-uploads")
-    sqs = boto3.client("sqs")
+    sqs = sqs_client()
     [raw] = sqs.receive_message(QueueUrl=aws.work)["Messages"]
     sqs.delete_message(QueueUrl=aws.work, ReceiptHandle=raw["ReceiptHandle"])
     return job_id, WorkMessage.from_json(raw["Body"])
@@ -104,8 +107,8 @@ def test_a_retry_cancelled_before_it_starts_still_discards_what_was_staged(
     api: Api, aws: QueueUrls
 ) -> None:
     # GIVEN an import that failed at about 60%, keeping its staged lines for a retry
-    pump = make_pump(aws, budget_ms=350)
     faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
     job_id = start_import(api, generate_bytes(1_000, seed=73))
 
     def break_storage() -> None:
@@ -132,13 +135,10 @@ def test_a_file_replaced_mid_import_fails_the_job_instead_of_mixing_two_files(
     api: Api, aws: QueueUrls
 ) -> None:
     # GIVEN an import under way
-    pump = make_pump(aws, budget_ms=350)
-    data = generate_bytes(LINES, seed=74)
-    created = api.create_import(size=len(data))
+    pump = small_budget_pump(aws)
+    created = create_and_upload(api, generate_bytes(LINES, seed=74))
     job_id = created.json_body["job"]["id"]
-    upload(created.json_body["upload"], data)
-    pump.drain(only="dkt-jobs-uploads")
-    pump.poll_once(only="dkt-jobs-work")
+    run_first_invocations(pump)
     assert api.job(job_id)["status"] == "PROCESSING"
     # WHEN another file is posted to the same key (the presigned form is still valid)
     upload(created.json_body["upload"], generate_bytes(LINES, seed=75))
@@ -156,8 +156,8 @@ def test_a_file_replaced_mid_import_fails_the_job_instead_of_mixing_two_files(
 
 def test_a_lote_changed_under_a_commit_fails_the_import_cleanly(api: Api, aws: QueueUrls) -> None:
     # GIVEN an import whose lote another writer changes right as it commits
-    pump = make_pump(aws, budget_ms=350)
     faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
 
     def another_writer() -> None:
         Lote.get("acme", "ICBCVC2404").update(actions=[Lote.job_id.set("someone-else")])
@@ -205,8 +205,8 @@ def test_a_failed_lote_deletion_is_retried_by_the_sweeper(api: Api, aws: QueueUr
 
 
 def test_a_retry_racing_the_sweepers_discard_is_refused(api: Api, aws: QueueUrls) -> None:
-    pump = make_pump(aws, budget_ms=350)
     faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
     job_id = start_import(api, generate_bytes(1_000, seed=79))
     faults.run_at(
         "after-call.dynamodb.BatchWriteItem",

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from support import Api, import_file, make_pump, token_for, upload
+from support import (
+    Api,
+    cost_model_pump,
+    import_file,
+    run_first_invocations,
+    start_import,
+    token_for,
+)
 
 from chalicelib.core.models import Line, generation_key
 from chalicelib.dkt import Layout
@@ -97,13 +104,9 @@ def test_imported_lines_carry_what_the_rules_set_and_which_fired(api: Api, pump:
 def test_rules_edited_mid_import_do_not_mix_in_the_lote(api: Api, aws: QueueUrls) -> None:
     # GIVEN version 1 of the rules and an import that has started
     put_rules(api, [OTHERS])
-    data = generate_bytes(1_500, seed=3)
-    created = api.create_import(size=len(data))
-    job_id = created.json_body["job"]["id"]
-    upload(created.json_body["upload"], data)
-    pump = make_pump(aws, budget_ms=400)
-    pump.drain(only="dkt-jobs-uploads")
-    pump.poll_once(only="dkt-jobs-work")
+    pump = cost_model_pump(aws, budget_ms=400)
+    job_id = start_import(api, generate_bytes(1_500, seed=3))
+    run_first_invocations(pump)
     assert api.job(job_id)["status"] == "PROCESSING"
     # WHEN the rules change before the rest of the file is imported
     changed = {**OTHERS, "actions": [{"type": "SET", "field": "cuentaContable", "value": "NEW"}]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import boto3
-from support import Api, make_pump, token_for, upload
+from support import Api, import_file, make_pump, token_for
 
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
@@ -130,9 +130,6 @@ def test_empty_upload_fails_the_job(api: Api, pump: Pump) -> None:
 
 def test_presigned_post_upload_is_what_the_worker_reads(api: Api, pump: Pump) -> None:
     data = generate_bytes(40, seed=12)
-    created = api.create_import(size=len(data))
-    upload(created.json_body["upload"], data)
-    pump.drain()
-    job = api.job(created.json_body["job"]["id"])
+    job = import_file(api, pump, data)
     assert job["status"] == "COMPLETED"
     assert job["totalItems"] == 40
