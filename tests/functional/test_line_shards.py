@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
-from faults import FaultInjector
+from faults import LINES_TABLE, FaultInjector
 from support import Api, import_file, stored_lines
 
+from bench.rulesets import LOOKUPS, TWENTY_RULES
 from chalicelib import runtime
+from chalicelib.adapters.item_size import item_size
 from chalicelib.core.models import Line, Lote, generation_key, line_partitions
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
@@ -113,3 +116,34 @@ def test_a_lote_keeps_the_shards_it_was_written_with_when_the_setting_changes(
     assert numbers == list(range(1, 501))
     assert api.job(deleting["job"]["id"])["status"] == "COMPLETED"
     assert stored_lines(generation_key("acme", "ICBCVC2404", job["id"])) == []
+
+
+def test_every_line_an_import_writes_costs_one_write_unit_and_each_batch_spreads(
+    api: Api, pump: Pump
+) -> None:
+    # GIVEN the 20 rules of a finance team, and a hook on the real batch writes
+    body = {"rules": TWENTY_RULES, "lookups": LOOKUPS}
+    assert api.put("/api/rules", body).status_code == 200
+    batches: list[list[dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        requests = params.get("RequestItems", {}).get(LINES_TABLE, [])
+        batches.append([r["PutRequest"]["Item"] for r in requests if "PutRequest" in r])
+
+    runtime.services()  # binds the models (binding drops their clients)
+    events = Line._get_connection().connection.client.meta.events
+    event = "before-parameter-build.dynamodb.BatchWriteItem"
+    events.register(event, record, unique_id="record-line-writes")
+
+    # WHEN a 5,000-line file is imported (50 keys)
+    try:
+        job = import_file(api, pump, generate_bytes(5_000, seed=9))
+    finally:
+        events.unregister(event, unique_id="record-line-writes")
+
+    # THEN every stored line is one write unit, and no batch puts two lines on one key
+    assert job["status"] == "COMPLETED"
+    items = [item for batch in batches for item in batch]
+    assert len(items) == 5_000
+    assert max(item_size(item) for item in items) <= 1_024
+    assert all(len({item["g"]["S"] for item in batch}) == len(batch) for batch in batches)
