@@ -112,6 +112,7 @@ def delete_lote(owner: Identity, lote_id: str, services: Services) -> JobAction:
                 generation_job_id=lote.job_id,
                 reason=lote_delete.REASON_DELETE,
                 line_count=int(lote.line_count),
+                line_shards=int(lote.line_shards),
                 services=services,
                 transaction=tx,
             )

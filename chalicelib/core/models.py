@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Iterable
 from enum import StrEnum
@@ -19,6 +20,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib.core.line_format import CompactJSONAttribute, CompactRecordAttribute
 from chalicelib.core.settings import Settings
 
 
@@ -222,6 +224,8 @@ class Lote(Model):
     staging_job_id = UnicodeAttribute(null=True)
     user_id = UnicodeAttribute()
     line_count = NumberAttribute(default=0)
+    # Partition keys the visible generation's lines are spread over (`line_partitions`).
+    line_shards = NumberAttribute(default=1)
     totals = JSONAttribute(default=dict)
     created_at = UTCDateTimeAttribute()
     committed_at = UTCDateTimeAttribute(null=True)
@@ -230,16 +234,20 @@ class Lote(Model):
 class Line(Model):
     """One imported statement line. Keyed by generation (tenant, lote, job) and line number,
     so writing a chunk twice changes nothing, and staged lines stay invisible until the
-    lote points at their generation."""
+    lote points at their generation.
+
+    A generation's lines are spread over `shards` partition keys (`line_partition`), and
+    stored compactly (one-letter names, deflated values) so that a line is under 1 KB:
+    one write unit (DESIGN.md, guarantee 10)."""
 
     class Meta:
         table_name = "dkt-lines"
 
-    generation = UnicodeAttribute(hash_key=True)
-    line_no = NumberAttribute(range_key=True)
-    record = JSONAttribute()
-    rules_fired = JSONAttribute(default=list)
-    rule_errors = JSONAttribute(default=list)
+    generation = UnicodeAttribute(hash_key=True, attr_name="g")
+    line_no = NumberAttribute(range_key=True, attr_name="n")
+    record = CompactRecordAttribute(attr_name="r")
+    rules_fired = CompactJSONAttribute(attr_name="f", default=list)
+    rule_errors = CompactJSONAttribute(attr_name="e", default=list)
 
 
 class LineErrorItem(Model):
@@ -296,8 +304,37 @@ def bind_models(settings: Settings) -> None:
 
 
 def generation_key(tenant_id: str, lote_id: str, job_id: str) -> str:
-    """The partition of one import's lines for one lote."""
+    """The name of one import's lines for one lote (its partitions are `line_partitions`)."""
     return f"{tenant_id}#{lote_id}#{job_id}"
+
+
+# A partition key serves at most 1,000 write units a second, and a stored line costs one.
+# Lines go round-robin over a generation's shards (`line_no % shards`): any run of
+# consecutive lines, one BatchWriteItem of 25 or a chunk of 100, spreads evenly over them,
+# so each key takes 1/shards of whatever rate the import writes at, at every instant.
+# One worker with 4 batches of 25 in flight at ~10 ms each writes at most ~10,000 lines/s
+# (200 a key with 50 shards); ~20 workers of one import are held by the table's own
+# limit (40,000 WCU/s warmed): 40,000 / 50 = 800 a key, under 1,000 with room for retries.
+# Reading a page merges the shards (one query each), so small files use fewer of them.
+LINES_PER_SHARD = 100
+
+
+def line_shards_for(total_lines: int, max_shards: int) -> int:
+    """Shards of a new generation: one per LINES_PER_SHARD lines, at most `max_shards`.
+
+    A key that never holds more than 100 lines cannot take more than 100 write units
+    in any second, however fast they are written."""
+    return max(1, min(max_shards, math.ceil(total_lines / LINES_PER_SHARD)))
+
+
+def line_partition(generation: str, line_no: int, shards: int) -> str:
+    """The partition key of line `line_no` of a generation spread over `shards`."""
+    return f"{generation}#{line_no % shards}"
+
+
+def line_partitions(generation: str, shards: int) -> list[str]:
+    """Every partition key of a generation, in shard order."""
+    return [f"{generation}#{shard}" for shard in range(shards)]
 
 
 def create_tables(models: Iterable[type[Model]] = ALL_MODELS) -> None:

@@ -21,7 +21,7 @@ from chalicelib import dkt
 from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import LineCursor, RawLine
 from chalicelib.core.errors import FileChanged, JobConflict, LoteExists
-from chalicelib.core.models import Job, Line, Lote, Phase, Staged
+from chalicelib.core.models import Job, Line, Lote, Phase, Staged, line_partition, line_shards_for
 from chalicelib.dkt.rules import RuleSet
 from chalicelib.engine import lifecycle, progress
 from chalicelib.engine.commit import Rejected, completing
@@ -225,6 +225,7 @@ class DktImport:
         # claim never exists that the job (and so its discard) does not know about.
         lote_id = lotes.lote_id_for(str(job.parameters["codigoTarjeta"]), str(state["periodo"]))
         state["importStartedAt"] = self._clock.now().isoformat()
+        state[lotes.SHARDS_STATE] = line_shards_for(total, self._settings.line_shards)
         state.setdefault("encoding", None)
         return Advanced(
             CheckpointUpdate(Phase.IMPORT.value, int(state["dataStart"]), 0, state),
@@ -270,6 +271,7 @@ class DktImport:
         state = dict(job.checkpoint.state)
         encoding = dkt.Encoding(state.get("encoding") or "utf-8")
         generation = lotes.generation_of(job)
+        shards = lotes.shards_of(job)
         rules = self._ruleset(job)
         line_no = int(job.checkpoint.line_no)
         processed = int(job.processed_items)
@@ -297,7 +299,7 @@ class DktImport:
             rule_errors += len(outcome.errors)
             items.append(
                 Line(
-                    generation=generation,
+                    generation=line_partition(generation, line_no, shards),
                     line_no=line_no,
                     record=outcome.record,
                     rules_fired=list(outcome.fired),
@@ -357,9 +359,7 @@ class DktImport:
             with completing(job, result, message, clock=self._clock) as tx:
                 lotes.add_commit(tx, job, imported, state["totals"], replaced, clock=self._clock)
                 if replaced is not None and before is not None:
-                    follow_ups.append(
-                        self._replaced_lines_cleanup(tx, job, replaced, before.line_count)
-                    )
+                    follow_ups.append(self._replaced_lines_cleanup(tx, job, before))
         except Rejected as exc:
             if not any(isinstance(model, Lote) for model in exc.models):
                 raise
@@ -371,16 +371,15 @@ class DktImport:
             )
         return Finished(message, follow_ups)
 
-    def _replaced_lines_cleanup(
-        self, tx: TransactWrite, job: Job, replaced_job_id: str, line_count: float
-    ) -> Job:
+    def _replaced_lines_cleanup(self, tx: TransactWrite, job: Job, replaced: Lote) -> Job:
         """The LOTE_DELETE job that removes the generation a replace made invisible."""
         return lote_delete.deletion_job(
             owner=lifecycle.owner_of(job),
             lote_id=str(job.lote_id),
-            generation_job_id=replaced_job_id,
+            generation_job_id=str(replaced.job_id),
             reason=lote_delete.REASON_REPLACE,
-            line_count=int(line_count),
+            line_count=int(replaced.line_count),
+            line_shards=int(replaced.line_shards),
             services=self._services,
             transaction=tx,
         )

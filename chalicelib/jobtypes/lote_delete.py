@@ -46,6 +46,7 @@ def deletion_job(
     generation_job_id: str,
     reason: str,
     line_count: int,
+    line_shards: int,
     services: Services,
     transaction: TransactWrite,
 ) -> Job:
@@ -54,7 +55,13 @@ def deletion_job(
     return lifecycle.create(
         job_type=JobType.LOTE_DELETE,
         owner=owner,
-        parameters={"loteId": lote_id, "generationJobId": generation_job_id, "reason": reason},
+        parameters={
+            "loteId": lote_id,
+            "generationJobId": generation_job_id,
+            "reason": reason,
+            # The keys the generation's lines are spread over (Lote.line_shards).
+            "lineShards": line_shards,
+        },
         message=_QUEUED_MESSAGES[reason].format(lote_id=lote_id),
         ttl_days=services.settings.job_ttl_days,
         lote_id=lote_id,
@@ -97,7 +104,8 @@ class LoteDelete:
             job.tenant_id, parameters["loteId"], parameters["generationJobId"]
         )
         # Deleting is lighter than importing: larger chunks.
-        deleted = lotes.delete_generation_chunk(generation, 5 * self._settings.chunk_size)
+        shards = int(parameters.get("lineShards", 1))
+        deleted = lotes.delete_generation_chunk(generation, shards, 5 * self._settings.chunk_size)
         if deleted == 0:
             return self._complete(job, parameters)
         done = int(job.processed_items) + deleted

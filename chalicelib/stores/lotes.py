@@ -19,6 +19,7 @@ from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import JobConflict, LoteExists, LoteNotFound
 from chalicelib.core.models import FINAL_STATUSES, Job, JobStatus, Line, Lote, LoteStatus
 from chalicelib.core.models import generation_key as _generation_key
+from chalicelib.stores import lines as generation_lines
 from chalicelib.stores.page import Page
 
 MAX_ID_LENGTH = 64  # a lote id is a card product code (12) and a period (4)
@@ -33,6 +34,16 @@ def generation_of(job: Job) -> str:
     if not job.lote_id:
         raise ValueError(f"job {job.id} has no lote yet")
     return _generation_key(job.tenant_id, job.lote_id, job.id)
+
+
+SHARDS_STATE = "lineShards"
+
+
+def shards_of(job: Job) -> int:
+    """The partition keys `job`'s lines are spread over, fixed when its import began
+    (`SHARDS_STATE` in its checkpoint), so a change of LINE_SHARDS mid-import cannot
+    scatter one generation over two layouts."""
+    return int(job.checkpoint.state.get(SHARDS_STATE, 1))
 
 
 def _get(tenant_id: str, lote_id: str) -> Lote | None:
@@ -149,6 +160,7 @@ def add_commit(
             Lote.job_id.set(job.id),
             Lote.staging_job_id.remove(),
             Lote.line_count.set(line_count),
+            Lote.line_shards.set(shards_of(job)),
             Lote.totals.set(totals),
             Lote.user_id.set(job.user_id),
             Lote.committed_at.set(clock.now()),
@@ -157,20 +169,10 @@ def add_commit(
     )
 
 
-def delete_generation_chunk(generation: str, limit: int) -> int:
-    """Deletes up to `limit` lines of one generation; returns how many it found."""
-    # Consistent: an eventually consistent read could miss the last batch written, and
-    # the caller would take "nothing found" for "nothing left".
-    keys = list(
-        Line.query(
-            generation,
-            limit=limit,
-            attributes_to_get=["generation", "line_no"],
-            consistent_read=True,
-        )
-    )
-    batch_write(Line, deletes=keys)
-    return len(keys)
+def delete_generation_chunk(generation: str, shards: int, limit: int) -> int:
+    """Deletes up to `limit` lines of one generation (over its `shards` keys); returns how
+    many it found: 0 once none is left."""
+    return generation_lines.delete_chunk(generation, shards, limit)
 
 
 def delete_staged_chunk(job: Job, limit: int) -> int:
@@ -183,7 +185,7 @@ def delete_staged_chunk(job: Job, limit: int) -> int:
     lote = _get(job.tenant_id, job.lote_id)
     if lote is not None and lote.job_id == job.id:
         return 0
-    return delete_generation_chunk(generation_of(job), limit)
+    return delete_generation_chunk(generation_of(job), shards_of(job), limit)
 
 
 def begin_delete(lote: Lote, transaction: TransactWrite) -> None:
@@ -252,13 +254,12 @@ def list_active(tenant_id: str, limit: int, cursor: str | None) -> Page[Lote]:
 
 
 def lines_page(lote: Lote, limit: int, cursor: str | None) -> Page[Line]:
-    """Lines of the lote's visible generation, in file order."""
+    """Lines of the lote's visible generation, in file order, with their line numbers.
+
+    The cursor is the last line number of the previous page; it names no key, so an
+    edited one can only move within the lote (and a malformed one is a 400)."""
     generation = _generation_key(lote.tenant_id, lote.lote_id, lote.job_id or "")
-    results = Line.query(
-        generation,
-        limit=limit,
-        last_evaluated_key=pagination.decode(
-            cursor, ("generation", generation), {"generation": "S", "line_no": "N"}
-        ),
-    )
-    return Page(list(results), pagination.encode(results.last_evaluated_key))
+    after = generation_lines.decode_cursor(cursor)
+    lines, more = generation_lines.page(generation, int(lote.line_shards), after, limit)
+    next_cursor = generation_lines.encode_cursor(int(lines[-1].line_no)) if more and lines else None
+    return Page(lines, next_cursor)

@@ -16,7 +16,7 @@ from faults import AwsTime, FaultInjector, StillTime
 import app as app_module
 from chalicelib import runtime
 from chalicelib.core.clock import utcnow
-from chalicelib.core.models import Job, Line, Phase, generation_key
+from chalicelib.core.models import Job, Line, Phase, generation_key, line_partitions
 from chalicelib.engine import sweeper
 from localdev.pump import Pump, Route
 from localdev.resources import QueueUrls
@@ -180,8 +180,24 @@ def run_until_settled(api: Api, pump: Pump, job_id: str, rounds: int = 12) -> di
     raise AssertionError(f"job {job_id} never settled: {api.job(job_id)}")
 
 
+def stored_lines(generation: str) -> list[Line]:
+    """Every line stored under a generation, on any key it could have used (however many
+    shards the generation chose, at most LINE_SHARDS), in line-number order."""
+    shards = runtime.services().settings.line_shards
+    found = [
+        line
+        for partition in line_partitions(generation, shards)
+        for line in Line.query(partition, consistent_read=True)
+    ]
+    return sorted(found, key=lambda line: int(line.line_no))
+
+
+def count_lines(generation: str) -> int:
+    return len(stored_lines(generation))
+
+
 def stored_line_numbers(job_id: str, lote_id: str = "ICBCVC2404") -> list[int]:
-    return [int(line.line_no) for line in Line.query(generation_key("acme", lote_id, job_id))]
+    return [int(line.line_no) for line in stored_lines(generation_key("acme", lote_id, job_id))]
 
 
 def lose_messages(queue_url: str) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 from support import (
     Api,
     cost_model_pump,
+    count_lines,
     import_file,
     run_first_invocations,
     sqs_client,
@@ -16,7 +17,7 @@ from support import (
 )
 
 from chalicelib import runtime
-from chalicelib.core.models import Line, Lote, generation_key
+from chalicelib.core.models import Lote, generation_key
 from chalicelib.engine import runner
 from chalicelib.engine.messaging import WorkMessage
 from localdev.dktgen import generate_bytes
@@ -59,13 +60,13 @@ def test_cancel_during_processing_stops_within_one_chunk(
 
     def user_cancels() -> None:
         seen["before"] = api.job(job_id)
-        seen["staged_before"] = Line.count(generation)
+        seen["staged_before"] = count_lines(generation)
         response = api.cancel(job_id)
         assert response.status_code == 200
         seen["response"] = response.json_body
 
     def count_staged() -> None:
-        seen["staged_after"] = Line.count(generation)
+        seen["staged_after"] = count_lines(generation)
 
     # WHEN the user cancels between two import chunks (3 readings per chunk: the 12th
     # ends the 2nd import chunk); the 14th reading is the first after the chunk in flight
@@ -83,7 +84,7 @@ def test_cancel_during_processing_stops_within_one_chunk(
     assert job["processedItems"] == seen["before"]["processedItems"]
     assert report.outcome == "cancelled: discarded"
     # ... and nothing it staged is left, nor a lote
-    assert Line.count(generation) == 0
+    assert count_lines(generation) == 0
     assert Lote.count("acme") == 0
 
 
@@ -138,4 +139,4 @@ def test_cancel_requested_between_invocations_is_honoured_by_the_next(
     pump.drain()
     # THEN the job is cancelled and nothing is stored
     assert api.job(job_id)["status"] == "CANCELLED"
-    assert Line.count(generation_key("acme", "ICBCVC2404", job_id)) == 0
+    assert count_lines(generation_key("acme", "ICBCVC2404", job_id)) == 0

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from support import Api, cost_model_pump, import_file, upload
+from support import Api, cost_model_pump, count_lines, import_file, upload
+from support import stored_lines as lines_of_generation
 
-from chalicelib.core.models import Line, generation_key
+from chalicelib.core.models import generation_key
 from localdev.dktgen import generate_bytes, iter_coupons
 from localdev.pump import Invocation
 from localdev.resources import QueueUrls
 
 
 def stored_lines(job: dict[str, Any], tenant: str = "acme") -> int:
-    return int(Line.count(generation_key(tenant, job["loteId"], job["id"])))
+    return int(count_lines(generation_key(tenant, job["loteId"], job["id"])))
 
 
 def test_18000_line_file_completes_over_many_budgeted_invocations(api: Api, aws: QueueUrls) -> None:
@@ -83,7 +84,7 @@ def test_stored_lines_never_hold_a_clear_card_number(api: Api, pump: Any) -> Non
     job = import_file(api, pump, data)
     pans = {coupon.numero_tarjeta for coupon in iter_coupons(50, seed=5)}
     generation = generation_key("acme", job["loteId"], job["id"])
-    for line in Line.query(generation):
+    for line in lines_of_generation(generation):
         text = str(line.record)
         assert not any(pan in text for pan in pans)
         assert line.record["tarjeta"][6:12] == "******"

@@ -7,6 +7,7 @@ from typing import Any
 from support import (
     Api,
     cost_model_pump,
+    count_lines,
     import_file,
     run_first_invocations,
     small_budget_pump,
@@ -15,7 +16,7 @@ from support import (
     upload,
 )
 
-from chalicelib.core.models import Line, Lote, generation_key
+from chalicelib.core.models import Lote, generation_key
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 from localdev.resources import QueueUrls
@@ -30,7 +31,7 @@ def test_lines_are_invisible_until_the_import_commits(api: Api, aws: QueueUrls) 
     pump = small_budget_pump(aws)
     job_id = start_import(api, generate_bytes(1_000, seed=41))
     run_first_invocations(pump, invocations=3)
-    staged = Line.count(generation_key("acme", "ICBCVC2404", job_id))
+    staged = count_lines(generation_key("acme", "ICBCVC2404", job_id))
     assert 0 < staged < 1_000
     # THEN the tenant sees no lote yet
     assert api.get("/api/lotes").json_body["lotes"] == []
@@ -91,7 +92,7 @@ def test_deleting_a_lote_is_a_job_that_removes_every_line(api: Api, aws: QueueUr
     assert done["status"] == "COMPLETED"
     assert done["progress"] == 100
     assert done["processedItems"] == 700
-    assert Line.count(generation_key("acme", "ICBCVC2404", imported["id"])) == 0
+    assert count_lines(generation_key("acme", "ICBCVC2404", imported["id"])) == 0
     assert Lote.count("acme") == 0
     # ... and the import shows its lote was deleted
     [import_job] = jobs_by_type(api, "DKT_IMPORT")
@@ -116,8 +117,8 @@ def test_replacing_a_lote_swaps_it_and_removes_the_old_lines(api: Api, pump: Pum
 
     assert second["status"] == "COMPLETED"
     assert api.get("/api/lotes/ICBCVC2404").json_body["lote"]["lineCount"] == 80
-    assert Line.count(generation_key("acme", "ICBCVC2404", first["id"])) == 0
-    assert Line.count(generation_key("acme", "ICBCVC2404", second["id"])) == 80
+    assert count_lines(generation_key("acme", "ICBCVC2404", first["id"])) == 0
+    assert count_lines(generation_key("acme", "ICBCVC2404", second["id"])) == 80
     [cleanup] = jobs_by_type(api, "LOTE_DELETE")
     assert cleanup["status"] == "COMPLETED"
     assert api.job(first["id"])["loteDeleted"] is True

@@ -10,6 +10,7 @@ from support import (
     import_file,
     run_first_invocations,
     start_import,
+    stored_lines,
     token_for,
 )
 
@@ -51,7 +52,7 @@ def put_rules(api: Api, rules: list[dict[str, Any]], lookups: dict[str, Any] | N
 
 
 def lines_of(job: dict[str, Any]) -> list[Line]:
-    return list(Line.query(generation_key("acme", job["loteId"], job["id"])))
+    return list(stored_lines(generation_key("acme", job["loteId"], job["id"])))
 
 
 def test_rules_start_empty_and_a_valid_set_becomes_version_1(api: Api) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from chalicelib.core.models import ALL_MODELS
+from chalicelib.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 Template = dict[str, Any]
@@ -213,6 +214,12 @@ def test_tables_match_the_models_keys_and_indexes(template: Template) -> None:
         model = models[model_name]
         keys = {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]}
         assert keys["HASH"] == model._hash_key_attribute().attr_name
+        # Declared with the types the model writes them as (S, N).
+        model_types = {a.attr_name: a.attr_type for a in model.get_attributes().values()}
+        declared_types = {
+            d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]
+        }
+        assert declared_types == {name: model_types[name] for name in declared_types}, model_name
         range_key = model._range_key_attribute()
         assert keys.get("RANGE") == (range_key.attr_name if range_key else None)
         declared = {
@@ -234,6 +241,22 @@ def test_tables_match_the_models_keys_and_indexes(template: Template) -> None:
         "AttributeName": "expires_at",
         "Enabled": True,
     }
+
+
+def test_lines_table_warm_throughput_is_a_parameter_the_line_shards_can_carry(
+    template: Template,
+) -> None:
+    lines = resources(template, "AWS::DynamoDB::Table")["LinesTable"]["Properties"]
+    assert lines["WarmThroughput"] == {
+        "WriteUnitsPerSecond": {"Ref": "LinesWarmWriteUnitsPerSecond"}
+    }
+    parameter = template["Parameters"]["LinesWarmWriteUnitsPerSecond"]
+    # 4,000 is where a new on-demand table starts; DynamoDB refuses less.
+    assert parameter["MinValue"] == parameter["Default"] == 4_000
+    # Spread evenly over the default shards, the table's warmed rate stays under the
+    # 1,000 write units a second one partition key takes.
+    shards = Settings.model_fields["line_shards"].default
+    assert parameter["MaxValue"] / shards <= 1_000
 
 
 def test_functions_get_every_setting_the_app_requires(template: Template) -> None:
