@@ -4,10 +4,16 @@ Hooks are registered on the real botocore clients the service uses (S3, SQS and
 every PynamoDB connection), so the service's own code runs unchanged; an armed
 hook raises `Crash` the nth time its event fires, which is what a Lambda killed
 at that point looks like to SQS: the message is not deleted and comes back.
+
+A chunk's batch writes run on writer threads, so hooks fire on several threads at once:
+counting, clock ticks and trigger checks happen under one re-entrant lock (an action may
+itself call AWS, e.g. a cancel from the API, and fire hooks on the same thread). A
+`Crash` raised on a writer thread reaches the handler through `batch_write`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,6 +91,7 @@ class FaultInjector:
     counts: Counter[str] = field(default_factory=Counter)
     line_puts: int = 0  # lines written to the lines table, counted from the requests
     _clients: list[Any] = field(default_factory=list, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def install(self) -> FaultInjector:
         """Hooks every client the service uses, until `uninstall` (or the test's end)."""
@@ -136,16 +143,18 @@ class FaultInjector:
         self.triggers.clear()
 
     def _parameters(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
-        if event_name == "before-parameter-build.dynamodb.BatchWriteItem":
-            requests = params.get("RequestItems", {}).get(LINES_TABLE, [])
-            self.line_puts += sum(1 for request in requests if "PutRequest" in request)
-        self._fire(event_name, params)
+        with self._lock:
+            if event_name == "before-parameter-build.dynamodb.BatchWriteItem":
+                requests = params.get("RequestItems", {}).get(LINES_TABLE, [])
+                self.line_puts += sum(1 for request in requests if "PutRequest" in request)
+            self._fire(event_name, params)
 
     def _call(self, event_name: str, **_: Any) -> None:
-        if event_name.startswith("after-call"):
-            for clock in self.clocks:
-                clock.tick()
-        self._fire(event_name, {})
+        with self._lock:
+            if event_name.startswith("after-call"):
+                for clock in self.clocks:
+                    clock.tick()
+            self._fire(event_name, {})
 
     def _fire(self, event_name: str, params: dict[str, Any]) -> None:
         self.counts[event_name] += 1
