@@ -1,23 +1,38 @@
-"""DynamoDB batch writes that survive throttling: UnprocessedItems retried with backoff.
+"""DynamoDB batch writes that survive throttling, sent several at a time.
 
 PynamoDB's BatchWrite re-sends unprocessed items at once, without backoff, which
-under throttling burns its retries in milliseconds.
+under throttling burns its retries in milliseconds. Here each batch of 25 retries its
+own UnprocessedItems and throttling errors with full-jitter backoff, inside the
+invocation's time limit, and a call's batches are in flight together (bounded by
+`WRITE_CONCURRENCY`) on one thread pool that lives as long as the process.
+
+Sharing the connection across threads is safe: the models' PynamoDB connection keeps
+one botocore client (botocore documents low-level clients as thread-safe; only sessions
+are not, and PynamoDB keeps its session per thread), with a pool of 10 HTTP connections,
+more than the writes in flight. The client is built by the first call on the connection,
+which in the worker is always a read of the job on the caller's thread.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import random
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.models import Job
+from chalicelib.core.settings import MAX_WRITE_CONCURRENCY, get_settings
 
 BATCH_LIMIT = 25  # DynamoDB's limit of requests in one BatchWriteItem
 
@@ -51,6 +66,25 @@ def time_limit(ms_left: Callable[[], int]) -> Iterator[None]:
         _time_left.reset(token)
 
 
+# Throttling DynamoDB reports as an error rather than as UnprocessedItems (botocore's
+# standard retry mode retries these a few times first): the batch backs off and retries.
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    """The process's writer threads, started on first use (idle ones are reused)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(MAX_WRITE_CONCURRENCY, thread_name_prefix="batch-write")
+        return _pool
+
+
 def batch_write(
     model: type[Model],
     puts: Sequence[Model] = (),
@@ -60,35 +94,103 @@ def batch_write(
     base_delay_s: float = 0.05,
     max_delay_s: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
+    concurrency: int | None = None,
 ) -> None:
-    """Writes `puts` and deletes `deletes` in batches of 25, retrying what DynamoDB leaves."""
+    """Writes `puts` and deletes `deletes` in batches of 25, retrying what DynamoDB leaves.
+
+    Up to `concurrency` batches (default: the `write_concurrency` setting) are in flight
+    at once. When a batch fails, no further batch starts; the error (the first one) is
+    raised once the batches already sent have finished, so no write outlives the call.
+    """
     requests: list[dict[str, Any]] = [{"PutRequest": {"Item": item.serialize()}} for item in puts]
     requests += [{"DeleteRequest": {"Key": item._get_keys()}} for item in deletes]
-    connection = model._get_connection()
-    for start in range(0, len(requests), BATCH_LIMIT):
-        pending = requests[start : start + BATCH_LIMIT]
-        for attempt in range(max_attempts):
+    batches = [
+        requests[start : start + BATCH_LIMIT] for start in range(0, len(requests), BATCH_LIMIT)
+    ]
+    write = functools.partial(
+        _write_batch,
+        model._get_connection(),
+        model.Meta.table_name,
+        max_attempts=max_attempts,
+        base_delay_s=base_delay_s,
+        max_delay_s=max_delay_s,
+        sleep=sleep,
+    )
+    limit = min(concurrency or get_settings().write_concurrency, MAX_WRITE_CONCURRENCY)
+    if limit == 1 or len(batches) == 1:
+        for batch in batches:
+            write(batch)
+        return
+    _run_bounded([functools.partial(write, batch) for batch in batches], limit)
+
+
+def _run_bounded(tasks: list[Callable[[], None]], limit: int) -> None:
+    """Runs `tasks` on the writer threads, `limit` at a time, each in a copy of the caller's
+    context (the time limit is a ContextVar, which threads do not inherit)."""
+    waiting = deque(tasks)
+    running: set[Future[None]] = set()
+    error: BaseException | None = None
+    while waiting or running:
+        while waiting and error is None and len(running) < limit:
+            task = waiting.popleft()
+            running.add(_writers().submit(contextvars.copy_context().run, task))
+        if not running:
+            break
+        done, pending = wait(running, return_when=FIRST_COMPLETED)
+        running = set(pending)
+        for future in done:
+            if error is None:
+                error = future.exception()
+    if error is not None:
+        raise error
+
+
+def _write_batch(
+    connection: Any,
+    table_name: str,
+    pending: list[dict[str, Any]],
+    *,
+    max_attempts: int,
+    base_delay_s: float,
+    max_delay_s: float,
+    sleep: Callable[[float], None],
+) -> None:
+    """Writes one batch, retrying its unprocessed items and throttling with backoff."""
+    throttled: PutError | None = None
+    for attempt in range(max_attempts):
+        try:
             response = connection.batch_write_item(
                 put_items=[r["PutRequest"]["Item"] for r in pending if "PutRequest" in r],
                 delete_items=[r["DeleteRequest"]["Key"] for r in pending if "DeleteRequest" in r],
             )
-            pending = (response or {}).get("UnprocessedItems", {}).get(model.Meta.table_name, [])
-            if not pending or attempt == max_attempts - 1:
-                break
-            # Full jitter: retries of many workers do not arrive together.
-            delay_s = random.uniform(0, min(max_delay_s, base_delay_s * 2**attempt))
-            time_left = _time_left.get()
-            if time_left is not None and time_left() < delay_s * 1000:
-                raise BatchWriteExhausted(
-                    f"{len(pending)} items unprocessed in {model.Meta.table_name} "
-                    "and no time left to retry them"
-                )
-            sleep(delay_s)
-        if pending:
+        except PutError as exc:
+            if exc.cause_response_code not in THROTTLING_CODES:
+                raise
+            throttled = exc  # nothing of the batch is known written: all of it again
+        else:
+            throttled = None
+            pending = (response or {}).get("UnprocessedItems", {}).get(table_name, [])
+            if not pending:
+                return
+        if attempt == max_attempts - 1:
+            break
+        # Full jitter: retries of many workers do not arrive together.
+        delay_s = random.uniform(0, min(max_delay_s, base_delay_s * 2**attempt))
+        time_left = _time_left.get()
+        if time_left is not None and time_left() < delay_s * 1000:
             raise BatchWriteExhausted(
-                f"{len(pending)} items unprocessed in {model.Meta.table_name} "
-                f"after {max_attempts} attempts"
-            )
+                f"{_what(pending, throttled)} in {table_name} and no time left to retry them"
+            ) from throttled
+        sleep(delay_s)
+    raise BatchWriteExhausted(
+        f"{_what(pending, throttled)} in {table_name} after {max_attempts} attempts"
+    ) from throttled
+
+
+def _what(pending: list[dict[str, Any]], throttled: PutError | None) -> str:
+    if throttled is not None:
+        return f"{len(pending)} items throttled ({throttled.cause_response_code})"
+    return f"{len(pending)} items unprocessed"
 
 
 def cancellation_codes(exc: TransactWriteError) -> list[str | None]:

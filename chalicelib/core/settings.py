@@ -32,6 +32,8 @@ MAX_UPLOAD_BYTES = 5 * GIB
 MAX_URL_TTL_S = 7 * 24 * 3600
 # A Lambda runs for at most 15 minutes; a larger reserve would leave no time to work.
 MAX_LAMBDA_MS = 15 * 60 * 1000
+# The most batch writes one call keeps in flight (the size of the process's writer pool).
+MAX_WRITE_CONCURRENCY = 16
 
 _REGION_VARIABLES = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
 
@@ -96,8 +98,13 @@ class Settings(BaseSettings):
     chunk_size: int = Field(CHUNK_SIZE, ge=1, le=1_000)
     # Lines read per chunk while validating: parsing only, no writes, so larger chunks.
     validate_chunk_size: int = Field(20 * CHUNK_SIZE, ge=1, le=100_000)
-    # Time kept in reserve at the end of an invocation to checkpoint and re-enqueue.
+    # Time kept in reserve at the end of an invocation to checkpoint and re-enqueue: this
+    # share of the time the invocation starts with, at most `safety_margin_ms` (the cap wins
+    # over the engine's 1 s floor, so a small cap is the margin itself).
+    safety_margin_share: float = Field(0.1, ge=0, le=1)
     safety_margin_ms: int = Field(10_000, ge=0, le=MAX_LAMBDA_MS)
+    # Batch writes of one call in flight together (a chunk's 100 lines are 4 of them).
+    write_concurrency: int = Field(4, ge=1, le=MAX_WRITE_CONCURRENCY)
     upload_url_ttl_s: int = Field(15 * 60, ge=1, le=MAX_URL_TTL_S)
     max_active_jobs_per_user: int = Field(5, ge=1)
     max_attempts: int = Field(3, ge=1)

@@ -23,6 +23,17 @@ from chalicelib.engine.guards import count_final
 from chalicelib.engine.jobtype import Failed, Finished, JobKind
 from chalicelib.engine.messaging import WorkMessage
 
+# The least time kept to checkpoint and re-enqueue, whatever share of a short budget
+# gives: a few AWS calls (unless SAFETY_MARGIN_MS, the cap, is smaller still).
+MARGIN_FLOOR_MS = 1_000
+
+
+def safety_margin_ms(starting_ms: int, share: float, cap_ms: int) -> int:
+    """The time an invocation keeps in reserve: `share` of the `starting_ms` it starts
+    with, at least `MARGIN_FLOOR_MS`, at most `cap_ms`. A 10 s budget keeps 1 s and does
+    several chunks; a 15 min one keeps the cap (10 s by default)."""
+    return min(cap_ms, max(MARGIN_FLOOR_MS, round(share * max(starting_ms, 0))))
+
 
 class TimeBudget:
     """Whether another chunk fits in what is left of the invocation.
@@ -37,6 +48,17 @@ class TimeBudget:
         self._margin_ms = margin_ms
         self._longest_ms = 0
         self._chunk_started_at: int | None = None
+
+    @classmethod
+    def for_invocation(
+        cls, remaining_ms: Callable[[], int], *, share: float, cap_ms: int
+    ) -> TimeBudget:
+        """A budget whose margin is `share` of the time left now (see `safety_margin_ms`)."""
+        return cls(remaining_ms, safety_margin_ms(remaining_ms(), share, cap_ms))
+
+    @property
+    def margin_ms(self) -> int:
+        return self._margin_ms
 
     def chunk_started(self) -> None:
         self._chunk_started_at = self._remaining_ms()
@@ -92,8 +114,12 @@ def handle(
             job.id, f"dropped: stale message seq {message.seq}, job at {job.checkpoint.seq}"
         )
     kind = (job_types or registry.installed()).for_job(job, services)
-    margin_ms = services.settings.safety_margin_ms
-    delivery = _Delivery(job, kind, TimeBudget(remaining_ms, margin_ms), services)
+    settings = services.settings
+    budget = TimeBudget.for_invocation(
+        remaining_ms, share=settings.safety_margin_share, cap_ms=settings.safety_margin_ms
+    )
+    delivery = _Delivery(job, kind, budget, services)
+    margin_ms = budget.margin_ms
     # Retries inside a chunk stop before they eat the time kept to hand off.
     with time_limit(lambda: remaining_ms() - margin_ms // 2):
         return _dispatch(delivery, job.job_status)

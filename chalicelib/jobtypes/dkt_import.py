@@ -221,6 +221,12 @@ class DktImport:
                 details={"lineErrors": state["errors"], "sample": state.get("sample", [])},
                 error_count=int(state["errors"]),
             )
+        # The import reads the file again from dataStart. One pass cannot replace the two:
+        # a strict file with a bad line anywhere must fail before a line is written, and
+        # only after the whole file is read is that known (writing while validating would
+        # bill, then discard, every line before the bad one); totalItems and the periodo
+        # (hence the lote and its claim) come from the full read too, as would the cuts of
+        # a file into segments. A second S3 read costs far less than the writes it saves.
         # The lote goes on the job first and is claimed at the first import chunk: a
         # claim never exists that the job (and so its discard) does not know about.
         lote_id = lotes.lote_id_for(str(job.parameters["codigoTarjeta"]), str(state["periodo"]))

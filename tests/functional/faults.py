@@ -4,12 +4,23 @@ Hooks are registered on the real botocore clients the service uses (S3, SQS and
 every PynamoDB connection), so the service's own code runs unchanged; an armed
 hook raises `Crash` the nth time its event fires, which is what a Lambda killed
 at that point looks like to SQS: the message is not deleted and comes back.
+
+A chunk's batch writes run on writer threads, so hooks fire on several threads at once.
+While an injector is installed, the service's AWS calls go one at a time (`World`), and
+an action runs with the world stopped: nothing else moves while it happens, except the
+calls the action makes itself, on its thread or on the writer threads it starts (they
+copy its context). So an action "at the 6th batch write" sees the batches after it not
+yet sent, as it did when they went one after another, and a `Crash` raised on a writer
+thread reaches the handler through `batch_write` with the other batches done.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +38,83 @@ def uninstall_all() -> None:
     """Removes every injector's hooks (called between tests)."""
     while _installed:
         _installed.pop().uninstall()
+    WORLD.reset()
+
+
+# Set while an action runs: its own calls (and those of threads started with a copy of
+# its context) go through a stopped world.
+_acting: ContextVar[bool] = ContextVar("fault_action", default=False)
+
+
+class World:
+    """One AWS call at a time, among the calls of hooked clients; re-entrant for the thread
+    that holds it. A wait longer than `patience_s` is a bug in a test: it fails loudly
+    rather than hanging the run."""
+
+    def __init__(self, patience_s: float = 60.0) -> None:
+        self._condition = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._patience_s = patience_s
+
+    def enter(self) -> bool:
+        """Waits for the world; False when the caller works for an action (no wait)."""
+        if _acting.get():
+            return False
+        me = threading.get_ident()
+        with self._condition:
+            if self._owner != me and not self._condition.wait_for(
+                lambda: self._owner is None, self._patience_s
+            ):
+                raise RuntimeError("fault injector: an AWS call waited too long for its turn")
+            self._owner = me
+            self._depth += 1
+        return True
+
+    def leave(self, entered: bool = True) -> None:
+        if not entered:
+            return
+        with self._condition:
+            if self._owner == threading.get_ident() and self._depth > 0:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._condition.notify_all()
+
+    @contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The world stands still around an action, which may call AWS itself."""
+        entered = self.enter()
+        token = _acting.set(True)
+        try:
+            yield
+        finally:
+            _acting.reset(token)
+            self.leave(entered)
+
+    def reset(self) -> None:
+        with self._condition:
+            self._owner, self._depth = None, 0
+            self._condition.notify_all()
+
+
+WORLD = World()
+
+
+class _Entered(threading.local):
+    """Per thread, whether each call under way entered the world (calls nest in actions)."""
+
+    def __init__(self) -> None:
+        self.stack: list[bool] = []
+
+    def append(self, entered: bool) -> None:
+        self.stack.append(entered)
+
+    def pop(self) -> bool:
+        return self.stack.pop() if self.stack else False
+
+
+_entered = _Entered()
 
 
 class Crash(Exception):
@@ -85,6 +173,7 @@ class FaultInjector:
     counts: Counter[str] = field(default_factory=Counter)
     line_puts: int = 0  # lines written to the lines table, counted from the requests
     _clients: list[Any] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def install(self) -> FaultInjector:
         """Hooks every client the service uses, until `uninstall` (or the test's end)."""
@@ -110,6 +199,7 @@ class FaultInjector:
             ("before-parameter-build", self._parameters),
             ("before-call", self._call),
             ("after-call", self._call),
+            ("after-call-error", self._call_failed),
         ]
 
     def _hook_id(self, event: str) -> str:
@@ -138,23 +228,53 @@ class FaultInjector:
     def _parameters(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
         if event_name == "before-parameter-build.dynamodb.BatchWriteItem":
             requests = params.get("RequestItems", {}).get(LINES_TABLE, [])
-            self.line_puts += sum(1 for request in requests if "PutRequest" in request)
+            with self._lock:
+                self.line_puts += sum(1 for request in requests if "PutRequest" in request)
         self._fire(event_name, params)
 
     def _call(self, event_name: str, **_: Any) -> None:
-        if event_name.startswith("after-call"):
-            for clock in self.clocks:
-                clock.tick()
-        self._fire(event_name, {})
+        if event_name.startswith("before-call"):
+            # The call's turn: held until its after-call (or after-call-error).
+            entered = WORLD.enter()
+            _entered.append(entered)
+            try:
+                self._fire(event_name, {})
+            except BaseException:
+                WORLD.leave(_entered.pop())
+                raise
+            return
+        try:
+            with self._lock:
+                for clock in self.clocks:
+                    clock.tick()
+            self._fire(event_name, {})
+        finally:
+            WORLD.leave(_entered.pop())
+
+    def _call_failed(self, **_: Any) -> None:
+        WORLD.leave(_entered.pop())
 
     def _fire(self, event_name: str, params: dict[str, Any]) -> None:
-        self.counts[event_name] += 1
-        for trigger in self.triggers:
-            if trigger.fired or trigger.event != event_name:
-                continue
-            if trigger.matches is not None and not trigger.matches(params):
-                continue
-            trigger.seen += 1
-            if trigger.seen == trigger.occurrence:
-                trigger.fired = True
-                trigger.action()
+        """Runs, in order, the actions of the triggers this event makes due, including those
+        an earlier action added."""
+        with self._lock:
+            self.counts[event_name] += 1
+        index = 0
+        while True:
+            with self._lock:
+                due: Trigger | None = None
+                while due is None and index < len(self.triggers):
+                    trigger = self.triggers[index]
+                    index += 1
+                    if trigger.fired or trigger.event != event_name:
+                        continue
+                    if trigger.matches is not None and not trigger.matches(params):
+                        continue
+                    trigger.seen += 1
+                    if trigger.seen == trigger.occurrence:
+                        trigger.fired = True
+                        due = trigger
+            if due is None:
+                return
+            with WORLD.stopped():
+                due.action()

@@ -13,10 +13,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from faults import Crash, FaultInjector, StillTime, deletes_lines
+from faults import LINES_TABLE, Crash, FaultInjector, StillTime, deletes_lines
 from support import (
     LINES,
     Api,
+    cost_model_pump,
     later,
     lose_messages,
     make_pump,
@@ -73,6 +74,77 @@ def test_a_worker_killed_at_any_step_still_imports_every_line_once(
     assert stored_line_numbers(job_id) == list(range(1, LINES + 1))
     assert job["result"]["linesImported"] == LINES
     assert Lote.get("acme", "ICBCVC2404").line_count == LINES
+
+
+def puts_lines(params: dict[str, Any]) -> bool:
+    """A BatchWriteItem that stores statement lines (one of a chunk's 4)."""
+    requests = params.get("RequestItems", {}).get(LINES_TABLE, [])
+    return any("PutRequest" in request for request in requests)
+
+
+def test_a_crash_with_some_of_a_chunks_batches_written_still_imports_every_line_once(
+    api: Api, aws: QueueUrls
+) -> None:
+    # GIVEN an import whose worker dies as it sends the 2nd of the 4 batch writes of its 2nd
+    # chunk, while the other 3 are in flight on the writer threads
+    faults = FaultInjector().install()
+    crashes: list[list[int]] = []
+
+    def after_crash(invocation: Any) -> None:
+        if invocation.error and "Crash" in invocation.error:
+            crashes.append(stored_line_numbers(job_id))
+
+    pump = cost_model_pump(aws, budget_ms=350, faults=faults, on_invocation=after_crash)
+    threads: list[str] = []
+
+    def crash() -> None:
+        threads.append(threading.current_thread().name)
+        raise Crash("killed at the 2nd batch of a chunk")
+
+    faults.run_at("before-parameter-build.dynamodb.BatchWriteItem", 6, crash, puts_lines)
+    job_id = start_import(api, generate_bytes(LINES, seed=40))
+    # WHEN SQS redelivers
+    job = run_until_settled(api, pump, job_id)
+    # THEN the crash happened on a writer thread and reached the handler, with 3 of the
+    # chunk's batches written and the 4th not...
+    assert threads and threads[0].startswith("batch-write")
+    [stored] = crashes
+    missing = set(range(101, 201)) - set(stored)
+    assert len(missing) == 25
+    assert set(range(1, 101)) <= set(stored)
+    # ... and the redelivery wrote the chunk again: complete, each line exactly once
+    assert job["status"] == "COMPLETED"
+    assert stored_line_numbers(job_id) == list(range(1, LINES + 1))
+    assert job["result"]["linesImported"] == LINES
+    assert faults.line_puts == LINES + 100  # the crashed chunk, once more
+
+
+def test_a_cancel_while_a_chunks_batches_are_in_flight_stops_within_the_chunk(
+    api: Api, aws: QueueUrls
+) -> None:
+    # GIVEN an import, and a user who clicks Cancel as the 2nd batch of the 3rd chunk
+    # goes out, on a writer thread, with the chunk's other batches in flight
+    faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
+    job_id = start_import(api, generate_bytes(LINES, seed=41))
+    puts_at_cancel: list[int] = []
+
+    def user_cancels() -> None:
+        puts_at_cancel.append(faults.line_puts)
+        assert api.cancel(job_id).status_code == 200
+
+    trigger = faults.run_at(
+        "before-parameter-build.dynamodb.BatchWriteItem", 10, user_cancels, puts_lines
+    )
+    # WHEN the queues drain
+    job = run_until_settled(api, pump, job_id)
+    # THEN it is cancelled and nothing is left, and the rest of that chunk was all that
+    # was written after the request
+    assert trigger.fired
+    assert job["status"] == "CANCELLED"
+    assert stored_line_numbers(job_id) == []
+    assert Lote.count("acme") == 0
+    assert faults.line_puts - puts_at_cancel[0] <= 100
 
 
 def deliver_each_message_twice(pump: Pump) -> None:

@@ -25,6 +25,8 @@ BOUNDS = [
     ("CHUNK_SIZE", 1, 1_000),
     ("VALIDATE_CHUNK_SIZE", 1, 100_000),
     ("SAFETY_MARGIN_MS", 0, 900_000),
+    ("SAFETY_MARGIN_SHARE", 0, 1),
+    ("WRITE_CONCURRENCY", 1, 16),
     ("UPLOAD_URL_TTL_S", 1, 7 * 24 * 3600),
     ("MAX_ACTIVE_JOBS_PER_USER", 1, None),
     ("MAX_ATTEMPTS", 1, None),
@@ -49,6 +51,8 @@ def test_defaults_when_only_the_resource_names_are_set() -> None:
     assert settings.inline_max_bytes == 4 * MIB
     assert (settings.chunk_size, settings.validate_chunk_size) == (100, 2_000)
     assert settings.safety_margin_ms == 10_000
+    assert settings.safety_margin_share == 0.1
+    assert settings.write_concurrency == 4
     assert settings.upload_url_ttl_s == 900
     assert settings.max_active_jobs_per_user == 5
     assert settings.max_attempts == 3
