@@ -242,6 +242,10 @@ class Line(Model):
 
     class Meta:
         table_name = "dkt-lines"
+        # adapters.dynamo.batch_write backs off throttled line writes itself, inside the
+        # invocation's time limit; botocore's own retries (up to ~7 s in standard mode)
+        # know no such limit, so they get one quick retry only.
+        max_retry_attempts = 1
 
     generation = UnicodeAttribute(hash_key=True, attr_name="g")
     line_no = NumberAttribute(range_key=True, attr_name="n")
