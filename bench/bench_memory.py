@@ -160,7 +160,11 @@ def measure(sizes: tuple[int, ...] = SIZES) -> dict[int, dict[str, int]]:
             results[lines] = json.loads(child.stdout.strip().splitlines()[-1])
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a busy server holding 200,000 lines may linger
+            server.kill()
+            server.wait(timeout=30)
     return results
 
 
