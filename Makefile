@@ -85,10 +85,9 @@ deploy: iac-check
 	$(IAC_VENV)/bin/aws cloudformation describe-stacks --stack-name $(STACK) \
 		--query 'Stacks[0].Outputs' --output table
 
-## bench: throughput and memory benchmarks, as ratios against a floor measured in the same run
+## bench: every benchmark figure (AWS model, floors in the same run) -> build/bench/results.json
 bench: install
-	$(BIN)/python -m bench.bench_parse_rules
-	$(BIN)/python -m bench.bench_memory
+	$(BIN)/python -m bench.run
 
 lint: install
 	$(BIN)/ruff check .
