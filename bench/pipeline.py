@@ -26,12 +26,13 @@ BATCH = 25
 
 def setup_environment() -> None:
     """The tests' resource names and fake credentials; the service's default safety margin
-    (the tests' 300 ms is a test setting, not what a deployment runs with)."""
+    (the tests' 300 ms cap and whole-budget share are test settings, not what a deployment
+    runs with)."""
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "functional")]
     from environment import TEST_ENV
 
     os.environ.update(TEST_ENV)
-    for name in ("SAFETY_MARGIN_MS", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+    for name in ("SAFETY_MARGIN_MS", "SAFETY_MARGIN_SHARE", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
         os.environ.pop(name, None)
 
 
