@@ -53,7 +53,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.item_size import item_size
+from chalicelib.adapters.item_size import item_size
 
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem"}
 
