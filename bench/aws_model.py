@@ -13,10 +13,15 @@ Two ways of spending the latencies:
   requests plus the modelled latencies; `time.sleep` (the service's backoff, botocore's
   retries) advances it instead of waiting (see `install_virtual_sleep`).
 
-The virtual clock is one per process: requests sent together from several threads add
-their latencies up instead of overlapping, so for concurrent writes a projection is an
-upper bound; the measured mode (real sleeps, which overlap) is exact, and
-`model_check_ratio` in bench/run.py compares the two.
+Concurrent writes in the projected mode: the service sends a chunk's batch writes
+together, `write_concurrency` at a time (chalicelib/adapters/dynamo.py, `_run_bounded`).
+One virtual clock cannot let requests of several threads overlap, so while a projected
+run is installed the model runs those tasks one after another on the calling thread and
+lays the AWS time each one spent (latencies, backoff sleeps) on `limit` lanes, each task
+on the lane that frees first, as a bounded pool would: the clock moves by the longest
+lane, not by the sum. The process's own CPU stays serial, as it is under the GIL. The
+measured mode keeps the real threads and really sleeps, and `model_check_ratio` in
+bench/run.py compares the two.
 
 Throttled single writes (PutItem, UpdateItem, DeleteItem, TransactWriteItems) are
 answered before they reach moto, so botocore's own retry never sees them: the model
@@ -116,6 +121,32 @@ class VirtualClock:
 
     def add(self, seconds: float) -> None:
         self._added += seconds
+
+    def added(self) -> float:
+        return self._added
+
+
+def lanes_run_bounded(clock: VirtualClock) -> Callable[[list[Callable[[], None]], int], None]:
+    """`dynamo._run_bounded` for a projected run: the tasks in order on this thread, their
+    AWS time overlapped on `limit` lanes (see the module docstring)."""
+
+    def run_bounded(tasks: list[Callable[[], None]], limit: int) -> None:
+        lanes = [0.0] * max(1, limit)
+        spent_total = 0.0
+        try:
+            for task in tasks:
+                before = clock.added()
+                try:
+                    task()
+                finally:  # a failed batch stops the rest, as in the service
+                    spent = clock.added() - before
+                    lane = min(range(len(lanes)), key=lanes.__getitem__)
+                    lanes[lane] += spent
+                    spent_total += spent
+        finally:
+            clock.add(max(lanes) - spent_total)
+
+    return run_bounded
 
 
 class WallClock:
@@ -217,6 +248,7 @@ class AwsModel:
         self._lock = threading.Lock()
         self._clients: list[Any] = []
         self.client_ids: set[int] = set()
+        self._concurrent: Callable[[list[Callable[[], None]], int], None] | None = None
 
     # --- installation -------------------------------------------------------------------
 
@@ -228,6 +260,11 @@ class AwsModel:
         self.client_ids = {id(client) for client in clients}
         if isinstance(self.clock, VirtualClock):
             _sleep_target.append(self.clock)
+            # Imported here: the service binds time.sleep, which must be ours first.
+            from chalicelib.adapters import dynamo
+
+            self._concurrent = dynamo._run_bounded
+            dynamo._run_bounded = lanes_run_bounded(self.clock)
         return self
 
     def uninstall(self) -> None:
@@ -237,6 +274,10 @@ class AwsModel:
         self._clients = []
         if isinstance(self.clock, VirtualClock) and self.clock in _sleep_target:
             _sleep_target.remove(self.clock)
+            from chalicelib.adapters import dynamo
+
+            if self._concurrent is not None:
+                dynamo._run_bounded = self._concurrent
 
     def _hooks(self) -> list[tuple[str, Callable[..., Any]]]:
         return [

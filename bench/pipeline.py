@@ -8,6 +8,7 @@ floor is the same lines' batch writes and nothing else, on the same backend and 
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sys
@@ -197,29 +198,38 @@ def run_import(
 def run_floor(
     backend: Backend, items: list[dict[str, Any]], mode: str | None, params: Any
 ) -> float:
-    """Seconds to write `items` with batch writes of 25, one after another (the service's
-    concurrency today), retrying unprocessed items with the service's backoff."""
+    """Seconds to write `items` with batch writes of 25, `write_concurrency` in flight (the
+    service's bound, through its own `_run_bounded`, which the model lays on lanes in a
+    projected run), retrying unprocessed items with the service's backoff."""
+    from chalicelib import runtime
+    from chalicelib.adapters import dynamo
     from chalicelib.core.models import Line
 
     model = backend.model(mode, params or AwsParameters()) if mode else None
     clock = model.clock if model else aws_model.WallClock()
     client = Line._get_connection().connection.client
     table = backend.lines_table()
+
+    def write(batch: list[dict[str, Any]]) -> None:
+        pending = [{"PutRequest": {"Item": item}} for item in batch]
+        for attempt in range(30):
+            try:
+                response = client.batch_write_item(RequestItems={table: pending})
+                pending = response.get("UnprocessedItems", {}).get(table, [])
+            except client.exceptions.ProvisionedThroughputExceededException:
+                pass
+            if not pending:
+                return
+            time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+        raise RuntimeError("floor: items still unprocessed")
+
+    tasks = [
+        functools.partial(write, items[start : start + BATCH])
+        for start in range(0, len(items), BATCH)
+    ]
     started = clock.now()
     try:
-        for start in range(0, len(items), BATCH):
-            pending = [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH]]
-            for attempt in range(30):
-                try:
-                    response = client.batch_write_item(RequestItems={table: pending})
-                    pending = response.get("UnprocessedItems", {}).get(table, [])
-                except client.exceptions.ProvisionedThroughputExceededException:
-                    pass
-                if not pending:
-                    break
-                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-            else:
-                raise RuntimeError("floor: items still unprocessed")
+        dynamo._run_bounded(tasks, runtime.services().settings.write_concurrency)
     finally:
         if model:
             model.uninstall()
