@@ -131,20 +131,16 @@ def lanes_run_bounded(clock: VirtualClock) -> Callable[[list[Callable[[], None]]
     AWS time overlapped on `limit` lanes (see the module docstring)."""
 
     def run_bounded(tasks: list[Callable[[], None]], limit: int) -> None:
-        lanes = [0.0] * max(1, limit)
-        spent_total = 0.0
+        lanes = [0.0] * max(1, limit)  # AWS time laid on each lane
         try:
             for task in tasks:
                 before = clock.added()
                 try:
                     task()
                 finally:  # a failed batch stops the rest, as in the service
-                    spent = clock.added() - before
-                    lane = min(range(len(lanes)), key=lanes.__getitem__)
-                    lanes[lane] += spent
-                    spent_total += spent
+                    lanes[lanes.index(min(lanes))] += clock.added() - before
         finally:
-            clock.add(max(lanes) - spent_total)
+            clock.add(max(lanes) - sum(lanes))  # the tasks added the sum
 
     return run_bounded
 

@@ -198,34 +198,27 @@ def run_import(
 def run_floor(
     backend: Backend, items: list[dict[str, Any]], mode: str | None, params: Any
 ) -> float:
-    """Seconds to write `items` with batch writes of 25, `write_concurrency` in flight (the
-    service's bound, through its own `_run_bounded`, which the model lays on lanes in a
-    projected run), retrying unprocessed items with the service's backoff."""
+    """Seconds to write `items` with batch writes of 25, `write_concurrency` in flight, by
+    the service's own code below its serialization: `_run_bounded` (which the model lays
+    on lanes in a projected run) over `_write_batch` (its retries and backoff)."""
     from chalicelib import runtime
     from chalicelib.adapters import dynamo
     from chalicelib.core.models import Line
 
     model = backend.model(mode, params or AwsParameters()) if mode else None
     clock = model.clock if model else aws_model.WallClock()
-    client = Line._get_connection().connection.client
-    table = backend.lines_table()
-
-    def write(batch: list[dict[str, Any]]) -> None:
-        pending = [{"PutRequest": {"Item": item}} for item in batch]
-        for attempt in range(30):
-            try:
-                response = client.batch_write_item(RequestItems={table: pending})
-                pending = response.get("UnprocessedItems", {}).get(table, [])
-            except client.exceptions.ProvisionedThroughputExceededException:
-                pass
-            if not pending:
-                return
-            time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-        raise RuntimeError("floor: items still unprocessed")
-
+    write = functools.partial(
+        dynamo._write_batch,
+        Line._get_connection(),
+        backend.lines_table(),
+        max_attempts=30,
+        base_delay_s=0.05,
+        max_delay_s=2.0,
+        sleep=time.sleep,  # the model's, in a projected run
+    )
     tasks = [
-        functools.partial(write, items[start : start + BATCH])
-        for start in range(0, len(items), BATCH)
+        functools.partial(write, [{"PutRequest": {"Item": item}} for item in items[i : i + BATCH]])
+        for i in range(0, len(items), BATCH)
     ]
     started = clock.now()
     try:

@@ -1,0 +1,45 @@
+"""The bench's projected clock overlaps concurrent batch writes as a bounded pool would."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.aws_model import VirtualClock, lanes_run_bounded
+
+
+def _latencies(clock: VirtualClock, seconds: list[float]) -> list[object]:
+    return [lambda s=s: clock.add(s) for s in seconds]
+
+
+@pytest.mark.parametrize(
+    ("latencies", "limit", "expected"),
+    [
+        ([0.010] * 4, 4, 0.010),  # one chunk's four batches, four in flight
+        ([0.010] * 5, 4, 0.020),  # a fifth waits for a lane
+        ([0.010] * 4, 1, 0.040),  # one in flight: the sum
+        ([0.030, 0.010, 0.010, 0.010], 2, 0.030),  # the short ones share the other lane
+    ],
+)
+def test_the_clock_moves_by_the_longest_lane(
+    latencies: list[float], limit: int, expected: float
+) -> None:
+    clock = VirtualClock()
+    lanes_run_bounded(clock)(_latencies(clock, latencies), limit)  # type: ignore[arg-type]
+    assert clock.added() == pytest.approx(expected)
+
+
+def test_a_failed_batch_stops_the_rest_and_its_time_still_counts() -> None:
+    clock = VirtualClock()
+    ran: list[int] = []
+
+    def failing() -> None:
+        clock.add(0.010)
+        raise RuntimeError("throttled for good")
+
+    def later() -> None:
+        ran.append(1)
+
+    with pytest.raises(RuntimeError):
+        lanes_run_bounded(clock)([failing, later], 4)
+    assert ran == []
+    assert clock.added() == pytest.approx(0.010)
