@@ -5,6 +5,8 @@ under throttling burns its retries in milliseconds. Here each batch of 25 retrie
 own UnprocessedItems and throttling errors with full-jitter backoff, inside the
 invocation's time limit, and a call's batches are in flight together (bounded by
 `WRITE_CONCURRENCY`) on one thread pool that lives as long as the process.
+`start_batch_write` returns while they are in flight, so that the caller can prepare its
+next writes meanwhile (the import parses its next chunk so).
 
 Sharing the connection across threads is safe: the models' PynamoDB connection keeps
 one botocore client (botocore documents low-level clients as thread-safe; only sessions
@@ -22,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -99,14 +101,40 @@ def batch_write(
     """Writes `puts` and deletes `deletes` in batches of 25, retrying what DynamoDB leaves.
 
     Up to `concurrency` batches (default: the `write_concurrency` setting) are in flight
-    at once. When a batch fails, no further batch starts; the error (the first one) is
-    raised once the batches already sent have finished, so no write outlives the call.
+    at once. When a batch fails, no further batch starts; the error is raised once the
+    batches already sent have finished, so no write outlives the call.
     """
+    tasks, limit = _batch_tasks(
+        model, puts, deletes, max_attempts, base_delay_s, max_delay_s, sleep, concurrency
+    )
+    if limit == 1 or len(tasks) == 1:
+        for task in tasks:
+            task()
+        return
+    _run_bounded(tasks, limit)
+
+
+def start_batch_write(model: type[Model], puts: Sequence[Model]) -> PendingWrites:
+    """`batch_write` of `puts` without waiting: the batches are sent on the writer threads
+    while the caller goes on. The caller must `wait()` for them (which raises what
+    `batch_write` would) before it relies on them, or records that they were written."""
+    tasks, limit = _batch_tasks(model, puts, (), 8, 0.05, 2.0, time.sleep, None)
+    return _start_bounded(tasks, limit)
+
+
+def _batch_tasks(
+    model: type[Model],
+    puts: Sequence[Model],
+    deletes: Sequence[Model],
+    max_attempts: int,
+    base_delay_s: float,
+    max_delay_s: float,
+    sleep: Callable[[float], None],
+    concurrency: int | None,
+) -> tuple[list[Callable[[], None]], int]:
+    """One task per batch of 25 requests, and how many of them may be in flight."""
     requests: list[dict[str, Any]] = [{"PutRequest": {"Item": item.serialize()}} for item in puts]
     requests += [{"DeleteRequest": {"Key": item._get_keys()}} for item in deletes]
-    batches = [
-        requests[start : start + BATCH_LIMIT] for start in range(0, len(requests), BATCH_LIMIT)
-    ]
     write = functools.partial(
         _write_batch,
         model._get_connection(),
@@ -116,33 +144,61 @@ def batch_write(
         max_delay_s=max_delay_s,
         sleep=sleep,
     )
+    tasks: list[Callable[[], None]] = [
+        functools.partial(write, requests[start : start + BATCH_LIMIT])
+        for start in range(0, len(requests), BATCH_LIMIT)
+    ]
     limit = min(concurrency or get_settings().write_concurrency, MAX_WRITE_CONCURRENCY)
-    if limit == 1 or len(batches) == 1:
-        for batch in batches:
-            write(batch)
-        return
-    _run_bounded([functools.partial(write, batch) for batch in batches], limit)
+    return tasks, limit
+
+
+class PendingWrites:
+    """Tasks in flight on the writer threads, at most `limit` at a time, each in a copy of
+    the caller's context (the time limit is a ContextVar, which threads do not inherit).
+    Once one fails, no further one starts. `wait` returns when every started one has
+    finished, and raises the first error."""
+
+    def __init__(self, tasks: list[Callable[[], None]], limit: int) -> None:
+        self._waiting = deque((contextvars.copy_context(), task) for task in tasks)
+        self._lock = threading.RLock()  # a done callback may run at once, on this thread
+        self._running = 0
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        with self._lock:
+            while self._waiting and self._running < max(1, limit):
+                self._send_next()
+            if not self._running:
+                self._done.set()
+
+    def _send_next(self) -> None:
+        context, task = self._waiting.popleft()
+        self._running += 1
+        _writers().submit(context.run, task).add_done_callback(self._finished)
+
+    def _finished(self, future: Future[None]) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._error is None:
+                self._error = future.exception()
+            if self._waiting and self._error is None:
+                self._send_next()
+            elif not self._running:
+                self._done.set()
+
+    def wait(self) -> None:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+
+
+def _start_bounded(tasks: list[Callable[[], None]], limit: int) -> PendingWrites:
+    """Sends `tasks` to the writer threads, `limit` at a time, and returns at once."""
+    return PendingWrites(tasks, limit)
 
 
 def _run_bounded(tasks: list[Callable[[], None]], limit: int) -> None:
-    """Runs `tasks` on the writer threads, `limit` at a time, each in a copy of the caller's
-    context (the time limit is a ContextVar, which threads do not inherit)."""
-    waiting = deque(tasks)
-    running: set[Future[None]] = set()
-    error: BaseException | None = None
-    while waiting or running:
-        while waiting and error is None and len(running) < limit:
-            task = waiting.popleft()
-            running.add(_writers().submit(contextvars.copy_context().run, task))
-        if not running:
-            break
-        done, pending = wait(running, return_when=FIRST_COMPLETED)
-        running = set(pending)
-        for future in done:
-            if error is None:
-                error = future.exception()
-    if error is not None:
-        raise error
+    """Runs `tasks` on the writer threads, `limit` at a time, until all have finished."""
+    _start_bounded(tasks, limit).wait()
 
 
 def _write_batch(

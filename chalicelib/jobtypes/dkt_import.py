@@ -21,7 +21,7 @@ from chalicelib import dkt
 from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import LineCursor, RawLine
 from chalicelib.core.errors import FileChanged, JobConflict, LoteExists
-from chalicelib.core.models import Job, Line, Lote, Phase, Staged, line_partition, line_shards_for
+from chalicelib.core.models import Job, Lote, Phase, Staged, line_shards_for
 from chalicelib.dkt.rules import RuleSet
 from chalicelib.engine import lifecycle, progress
 from chalicelib.engine.commit import Rejected, completing
@@ -35,6 +35,7 @@ from chalicelib.engine.jobtype import (
     Start,
 )
 from chalicelib.jobtypes import dkt_upload, lote_delete
+from chalicelib.jobtypes.dkt_chunk import Chunk, prepare_chunk
 from chalicelib.stores import line_errors, lotes, rule_sets
 
 ERROR_SAMPLE = 5
@@ -59,6 +60,7 @@ class DktImport:
         self._cursor: LineCursor | None = None
         self._rules: RuleSet | None = None
         self._claim_checked = False
+        self._prepared: Chunk | None = None
 
     def start(self, job: Job) -> Start:
         # The tenant's rules as they are now apply to the whole job, retries included.
@@ -274,60 +276,36 @@ class DktImport:
         lost = self._still_claimed(job)
         if lost is not None:
             return lost
+        offset, line_no = int(job.checkpoint.byte_offset), int(job.checkpoint.line_no)
+        chunk = self._take_prepared(offset, line_no) or self._prepare(job, offset, line_no)
+        if chunk.changed is not None:
+            raise chunk.changed
+        pending = lotes.start_writing_lines(chunk.items)
+        try:
+            if not chunk.at_end:
+                # The next chunk is parsed and ruled while this one's batches are in flight;
+                # nothing of it is written before this chunk's checkpoint has succeeded (it
+                # is used only by a chunk that starts where this checkpoint says).
+                self._prepared = self._prepare(job, chunk.end, chunk.line_no)
+        finally:
+            pending.wait()
         state = dict(job.checkpoint.state)
-        encoding = dkt.Encoding(state.get("encoding") or "utf-8")
-        generation = lotes.generation_of(job)
-        shards = lotes.shards_of(job)
-        rules = self._ruleset(job)
-        line_no = int(job.checkpoint.line_no)
-        processed = int(job.processed_items)
-        imported = int(state.get("imported", 0))
-        rule_errors = int(state.get("ruleErrors", 0))
         totals = {currency: Decimal(value) for currency, value in state.get("totals", {}).items()}
-        items: list[Line] = []
-        key = self._settings.card_hash_key
-        strict = not job.parameters.get("skipInvalidLines", False)
-        for raw in self._lines(job, int(job.checkpoint.byte_offset), self._settings.chunk_size):
-            line_no += 1
-            if raw.too_long:
-                processed += 1
-                continue
-            parsed = dkt.parse_line(raw.data, line_no, encoding, key)
-            if parsed is None:
-                continue
-            processed += 1
-            if isinstance(parsed, dkt.LineError) or parsed.periodo != state["periodo"]:
-                if strict:
-                    # Validation passed every line of this very version of the file.
-                    raise FileChanged(f"job {job.id}: line {line_no} no longer validates")
-                continue  # reported at validation; skipInvalidLines leaves it out
-            outcome = rules.apply(parsed.to_record())
-            rule_errors += len(outcome.errors)
-            items.append(
-                Line(
-                    generation=line_partition(generation, line_no, shards),
-                    line_no=line_no,
-                    record=outcome.record,
-                    rules_fired=list(outcome.fired),
-                    rule_errors=[error.to_dict() for error in outcome.errors],
-                )
-            )
-            totals[parsed.moneda] = totals.get(parsed.moneda, Decimal("0")) + parsed.importe
-        lotes.write_lines(items)
-        imported += len(items)
+        for currency, amount in chunk.totals.items():
+            totals[currency] = totals.get(currency, Decimal("0")) + amount
         state.update(
-            imported=imported,
-            ruleErrors=rule_errors,
+            imported=int(state.get("imported", 0)) + len(chunk.items),
+            ruleErrors=int(state.get("ruleErrors", 0)) + chunk.rule_errors,
             totals={currency: str(value) for currency, value in sorted(totals.items())},
         )
         total = int(job.total_items or 0)
-        if self._at_end(job):
+        if chunk.at_end:
             return self._commit(job, state, total)
+        processed = int(job.processed_items) + chunk.processed
         started = datetime.fromisoformat(state["importStartedAt"])
         pace = progress.throughput(processed, total, started, self._clock.now())
-        position = self._cursor.position if self._cursor else int(job.checkpoint.byte_offset)
         return Advanced(
-            CheckpointUpdate(Phase.IMPORT.value, position, line_no, state),
+            CheckpointUpdate(Phase.IMPORT.value, chunk.end, chunk.line_no, state),
             Progress(
                 progress=progress.importing(processed, total),
                 processed_items=processed,
@@ -338,6 +316,21 @@ class DktImport:
                 eta_seconds=pace.eta_seconds,
             ),
         )
+
+    def _take_prepared(self, offset: int, line_no: int) -> Chunk | None:
+        """The chunk prepared during the previous one's writes, if it starts at `offset`."""
+        prepared, self._prepared = self._prepared, None
+        if prepared is None or (prepared.start, prepared.first_line_no) != (offset, line_no):
+            return None
+        return prepared
+
+    def _prepare(self, job: Job, start: int, line_no: int) -> Chunk:
+        """Reads, parses and rules the chunk at `start`: its lines to write and its sums."""
+        raw = self._lines(job, start, self._settings.chunk_size)
+        chunk = prepare_chunk(job, raw, start, line_no, self._ruleset(job), self._settings)
+        chunk.end = self._cursor.position if self._cursor else start
+        chunk.at_end = self._at_end(job)
+        return chunk
 
     def _commit(self, job: Job, state: dict[str, Any], total: int) -> ChunkOutcome:
         imported = int(state["imported"])

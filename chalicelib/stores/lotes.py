@@ -14,7 +14,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import pagination
-from chalicelib.adapters.dynamo import batch_write, condition_failed
+from chalicelib.adapters.dynamo import PendingWrites, condition_failed, start_batch_write
 from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import JobConflict, LoteExists, LoteNotFound
 from chalicelib.core.models import FINAL_STATUSES, Job, JobStatus, Line, Lote, LoteStatus
@@ -126,8 +126,9 @@ def _is_live(job_id: str) -> bool:
     return JobStatus(other.status) not in FINAL_STATUSES
 
 
-def write_lines(lines: Iterable[Line]) -> None:
-    batch_write(Line, puts=list(lines))
+def start_writing_lines(lines: Iterable[Line]) -> PendingWrites:
+    """Sends the lines' batch writes; `wait()` on the result before counting them written."""
+    return start_batch_write(Line, puts=list(lines))
 
 
 def current_generation(job: Job) -> Lote | None:

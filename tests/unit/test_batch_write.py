@@ -10,7 +10,12 @@ import pytest
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError
 
-from chalicelib.adapters.dynamo import BatchWriteExhausted, batch_write, time_limit
+from chalicelib.adapters.dynamo import (
+    BatchWriteExhausted,
+    batch_write,
+    start_batch_write,
+    time_limit,
+)
 
 
 class Item:
@@ -242,3 +247,35 @@ def test_the_time_limit_holds_inside_the_writer_threads() -> None:
     # batch was retried
     assert seen.time_left == [1_234] * 4
     assert throttling.calls == 4
+
+
+class GatedTable:
+    """A table whose writes wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.written: list[int] = []
+
+    def batch_write_item(self, put_items: list[Any], delete_items: list[Any]) -> dict[str, Any]:
+        assert self.gate.wait(5), "the caller never let the writes through"
+        self.written.append(len(put_items))
+        return {}
+
+
+def test_started_writes_fly_while_the_caller_goes_on_and_wait_joins_them() -> None:
+    # GIVEN writes started on a table that holds every write until told
+    table = GatedTable()
+    pending = start_batch_write(model_on(table), puts=[Item(i) for i in range(100)])  # type: ignore[arg-type, list-item]
+    # THEN the call returned with nothing written yet: the caller can work meanwhile
+    assert table.written == []
+    table.gate.set()
+    # AND after wait() every batch is written
+    pending.wait()
+    assert sorted(table.written) == [25, 25, 25, 25]
+
+
+def test_a_started_write_that_fails_raises_at_wait() -> None:
+    table = ThrottlingTable(refusals=1, code="ValidationException")
+    pending = start_batch_write(model_on(table), puts=items(10))  # type: ignore[arg-type]
+    with pytest.raises(PutError):
+        pending.wait()
