@@ -14,12 +14,14 @@ Two ways of spending the latencies:
   retries) advances it instead of waiting (see `install_virtual_sleep`).
 
 Concurrent writes in the projected mode: the service sends a chunk's batch writes
-together, `write_concurrency` at a time (chalicelib/adapters/dynamo.py, `_run_bounded`).
-One virtual clock cannot let requests of several threads overlap, so while a projected
-run is installed the model runs those tasks one after another on the calling thread and
-lays the AWS time each one spent (latencies, backoff sleeps) on `limit` lanes, each task
-on the lane that frees first, as a bounded pool would: the clock moves by the longest
-lane, not by the sum. The process's own CPU stays serial, as it is under the GIL. The
+together, `write_concurrency` at a time (chalicelib/adapters/dynamo.py, `_start_bounded`),
+and prepares its next chunk while they are in flight. One virtual clock cannot let
+requests of several threads overlap, so while a projected run is installed the model runs
+those tasks one after another on the calling thread and lays the AWS time each one spent
+(latencies, backoff sleeps) on `limit` lanes, each task on the lane that frees first, as
+a bounded pool would; the lanes run on from the moment the tasks were sent, and the
+caller's `wait()` moves the clock to the end of the longest lane unless the caller's own
+work since took it further. The process's own CPU stays serial, as it is under the GIL. The
 measured mode keeps the real threads and really sleeps, and `model_check_ratio` in
 bench/run.py compares the two.
 
@@ -55,7 +57,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib.adapters.item_size import item_size
@@ -96,6 +98,16 @@ class AwsParameters:
     # Attempts of a throttled single write (botocore's standard mode, as PynamoDB sets it).
     throttle_attempts: int = 4
 
+    def slowed(self, factor: float) -> AwsParameters:
+        """The same AWS with every latency `factor` times longer and transfers as much
+        slower (what `model_check_ratio` checks the model's accounting with)."""
+        return replace(
+            self,
+            latency_ms={name: ms * factor for name, ms in self.latency_ms.items()},
+            default_latency_ms=self.default_latency_ms * factor,
+            s3_bytes_per_s=self.s3_bytes_per_s / factor,
+        )
+
 
 NEW_TABLE_WCU_PER_S = 4_000.0
 WARM_TABLE_WCU_PER_S = 40_000.0
@@ -126,23 +138,45 @@ class VirtualClock:
         return self._added
 
 
-def lanes_run_bounded(clock: VirtualClock) -> Callable[[list[Callable[[], None]], int], None]:
-    """`dynamo._run_bounded` for a projected run: the tasks in order on this thread, their
-    AWS time overlapped on `limit` lanes (see the module docstring)."""
+class LanedWrites:
+    """Batch writes a projected run has already sent, one after another on the calling
+    thread: their AWS time ends `longest` lane after they were sent, and `wait` moves the
+    clock there (if the caller's own work since has not already taken it further)."""
 
-    def run_bounded(tasks: list[Callable[[], None]], limit: int) -> None:
+    def __init__(self, clock: VirtualClock, ends_at: float, error: BaseException | None) -> None:
+        self._clock = clock
+        self._ends_at = ends_at
+        self._error = error
+
+    def wait(self) -> None:
+        self._clock.add(max(0.0, self._ends_at - self._clock.now()))
+        if self._error is not None:
+            raise self._error
+
+
+def lanes_start_bounded(
+    clock: VirtualClock,
+) -> Callable[[list[Callable[[], None]], int], LanedWrites]:
+    """`dynamo._start_bounded` for a projected run: the tasks in order on this thread (their
+    CPU is the process's, serial as under the GIL), their AWS time laid on `limit` lanes
+    that run on while the caller goes on (see the module docstring)."""
+
+    def start_bounded(tasks: list[Callable[[], None]], limit: int) -> LanedWrites:
         lanes = [0.0] * max(1, limit)  # AWS time laid on each lane
-        try:
-            for task in tasks:
-                before = clock.added()
-                try:
-                    task()
-                finally:  # a failed batch stops the rest, as in the service
-                    lanes[lanes.index(min(lanes))] += clock.added() - before
-        finally:
-            clock.add(max(lanes) - sum(lanes))  # the tasks added the sum
+        error: BaseException | None = None
+        for task in tasks:
+            before = clock.added()
+            try:
+                task()
+            except Exception as exc:  # a failed batch stops the rest, as in the service
+                error = exc
+            lanes[lanes.index(min(lanes))] += clock.added() - before
+            if error is not None:
+                break
+        clock.add(-sum(lanes))  # the tasks added the sum; the lanes end later
+        return LanedWrites(clock, clock.now() + max(lanes), error)
 
-    return run_bounded
+    return start_bounded
 
 
 class WallClock:
@@ -259,8 +293,8 @@ class AwsModel:
             # Imported here: the service binds time.sleep, which must be ours first.
             from chalicelib.adapters import dynamo
 
-            self._concurrent = dynamo._run_bounded
-            dynamo._run_bounded = lanes_run_bounded(self.clock)
+            self._concurrent = dynamo._start_bounded
+            dynamo._start_bounded = lanes_start_bounded(self.clock)
         return self
 
     def uninstall(self) -> None:
@@ -273,7 +307,7 @@ class AwsModel:
             from chalicelib.adapters import dynamo
 
             if self._concurrent is not None:
-                dynamo._run_bounded = self._concurrent
+                dynamo._start_bounded = self._concurrent
 
     def _hooks(self) -> list[tuple[str, Callable[..., Any]]]:
         return [

@@ -200,7 +200,8 @@ def run_floor(
 ) -> float:
     """Seconds to write `items` with batch writes of 25, `write_concurrency` in flight, by
     the service's own code below its serialization: `_run_bounded` (which the model lays
-    on lanes in a projected run) over `_write_batch` (its retries and backoff)."""
+    on lanes in a projected run, through `_start_bounded`) over `_write_batch` (its
+    retries and backoff)."""
     from chalicelib import runtime
     from chalicelib.adapters import dynamo
     from chalicelib.core.models import Line
