@@ -213,7 +213,7 @@ def run_floor(
         Line._get_connection(),
         backend.lines_table(),
         max_attempts=30,
-        base_delay_s=0.05,
+        base_delay_s=dynamo.BASE_DELAY_S,
         max_delay_s=2.0,
         sleep=time.sleep,  # the model's, in a projected run
     )

@@ -37,6 +37,10 @@ from chalicelib.core.models import Job
 from chalicelib.core.settings import MAX_WRITE_CONCURRENCY, get_settings
 
 BATCH_LIMIT = 25  # DynamoDB's limit of requests in one BatchWriteItem
+# A batch's retries of what DynamoDB leaves: attempts, and the full-jitter backoff's bounds.
+MAX_ATTEMPTS = 8
+BASE_DELAY_S = 0.05
+MAX_DELAY_S = 2.0
 
 
 def condition_failed(exc: PynamoDBException) -> bool:
@@ -92,9 +96,9 @@ def batch_write(
     puts: Sequence[Model] = (),
     deletes: Sequence[Model] = (),
     *,
-    max_attempts: int = 8,
-    base_delay_s: float = 0.05,
-    max_delay_s: float = 2.0,
+    max_attempts: int = MAX_ATTEMPTS,
+    base_delay_s: float = BASE_DELAY_S,
+    max_delay_s: float = MAX_DELAY_S,
     sleep: Callable[[float], None] = time.sleep,
     concurrency: int | None = None,
 ) -> None:
@@ -118,7 +122,9 @@ def start_batch_write(model: type[Model], puts: Sequence[Model]) -> PendingWrite
     """`batch_write` of `puts` without waiting: the batches are sent on the writer threads
     while the caller goes on. The caller must `wait()` for them (which raises what
     `batch_write` would) before it relies on them, or records that they were written."""
-    tasks, limit = _batch_tasks(model, puts, (), 8, 0.05, 2.0, time.sleep, None)
+    tasks, limit = _batch_tasks(
+        model, puts, (), MAX_ATTEMPTS, BASE_DELAY_S, MAX_DELAY_S, time.sleep, None
+    )
     return _start_bounded(tasks, limit)
 
 
