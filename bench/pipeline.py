@@ -214,7 +214,7 @@ def run_floor(
         backend.lines_table(),
         max_attempts=30,
         base_delay_s=dynamo.BASE_DELAY_S,
-        max_delay_s=2.0,
+        max_delay_s=dynamo.MAX_DELAY_S,
         sleep=time.sleep,  # the model's, in a projected run
     )
     tasks = [
