@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
@@ -36,7 +35,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from chalicelib.dkt.text import as_number, strip_accents
+from chalicelib.dkt import patterns
+from chalicelib.dkt.text import as_number
 
 
 class Operator(StrEnum):
@@ -118,12 +118,12 @@ VALUELESS_OPS = frozenset({Operator.IS_EMPTY, Operator.IS_NOT_EMPTY})
 LIST_OPS = frozenset({Operator.IN, Operator.NOT_IN})
 
 
-def compile_pattern(pattern: str, *, fold_accents: bool) -> re.Pattern[str]:
-    """A rule's pattern, case-insensitive; REGEX conditions drop its accents first."""
+def compile_pattern(pattern: str, *, fold_accents: bool) -> Any:
+    """A rule's pattern (see patterns.py); REGEX conditions drop its accents first."""
     try:
-        return re.compile(strip_accents(pattern) if fold_accents else pattern, re.IGNORECASE)
-    except re.error as exc:
-        raise _invalid(f"expresión regular inválida: {exc}") from exc
+        return patterns.compile_user_pattern(pattern, fold_accents=fold_accents)
+    except patterns.InvalidPattern as exc:
+        raise _invalid(str(exc)) from exc
 
 
 class _Model(BaseModel):
