@@ -13,7 +13,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 from chalicelib import runtime
 from chalicelib.adapters.auth import Identity, authenticate
 from chalicelib.api import imports, jobs, lotes, openapi, pages, rules
-from chalicelib.api.errors import error_response, status_of
+from chalicelib.api.errors import error_response, in_api_shape, status_of
 from chalicelib.api.imports import CreatedImport, CreateImportRequest
 from chalicelib.api.jobs import ErrorReport, JobAction, JobList, JobView
 from chalicelib.api.lotes import LoteDetail, LoteList
@@ -51,6 +51,13 @@ API_AUTHORIZER = (
 
 app = Chalice(app_name="dkt-jobs")
 observability.install(app)
+
+
+@app.middleware("http")
+def _api_error_shape(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    # Chalice answers 405 and 415 before any view, in a shape of its own.
+    return in_api_shape(get_response(event))
+
 
 # (path, method) -> what GET /api/openapi.json says of it; filled by the decorators below.
 OPERATIONS: dict[tuple[str, str], Operation] = {}

@@ -109,11 +109,11 @@ def start(api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 1
 
     # Imported only now: the app's handlers read their queue names from the environment.
     from chalice.config import Config
-    from chalice.local import create_local_server
 
     import app as app_module
     from chalicelib import runtime
     from chalicelib.core.settings import get_settings
+    from localdev.gateway import local_server
     from localdev.pump import Pump, Route
     from localdev.resources import create_resources
 
@@ -122,7 +122,7 @@ def start(api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 1
     runtime.reset()
 
     config = Config.create(chalice_stage="local", app_name="dkt-jobs", chalice_app=app_module.app)
-    http = create_local_server(app_module.app, config, "127.0.0.1", api_port)
+    http = local_server(app_module.app, config, "127.0.0.1", api_port)
     stop = threading.Event()
     pump = Pump(
         boto3.client("sqs", region_name=REGION),

@@ -18,6 +18,7 @@ from chalicelib.core.errors import (
     TooManyActiveJobs,
     Unauthenticated,
 )
+from chalicelib.core.redact import redact
 
 # Looked up along the exception's class hierarchy, so a new subclass of JobNotFound is a
 # 404 without an entry of its own; DomainError itself is the caller's fault, hence 400.
@@ -42,6 +43,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     404: "Not found, or not the caller's.",
     409: "The resource is in a state that does not allow the operation.",
     413: "The file is larger than the configured limit.",
+    405: "The path does not take this method.",
+    415: "The body is not JSON (Content-Type).",
     429: "The caller has too many imports in progress.",
     500: "An internal fault of the service.",
 }
@@ -63,9 +66,36 @@ def status_of(exc: DomainError) -> int:
 
 
 def error_response(status: int, code: str, message: str) -> Response:
-    body = ErrorBody(code=code, message=message)
+    """The one way out for an error: whatever user text the message quotes, redacted."""
+    body = ErrorBody(code=code, message=redact(message))
     return Response(
         body=body.model_dump(by_alias=True, mode="json"),
         status_code=status,
         headers={"Content-Type": "application/json"},
     )
+
+
+# What Chalice answers itself, before any view runs, as {"Code", "Message"}: the same
+# answers in the API's shape, with a message that repeats nothing of the request.
+CHALICE_ERRORS: dict[str, tuple[str, str]] = {
+    "MethodNotAllowedError": ("METHOD_NOT_ALLOWED", "La ruta no admite este método."),
+    "UnsupportedMediaType": (
+        "UNSUPPORTED_MEDIA_TYPE",
+        "El cuerpo de la solicitud debe enviarse como application/json.",
+    ),
+    "BadRequest": ("INVALID_REQUEST", "Solicitud inválida."),
+    "InternalServerError": ("INTERNAL_ERROR", "Error interno; intente nuevamente."),
+}
+
+
+def in_api_shape(response: Response) -> Response:
+    """`response` itself, or, if Chalice wrote it, the same status in the API's error shape."""
+    body = response.body
+    if not (isinstance(body, dict) and body.keys() == {"Code", "Message"}):
+        return response
+    code, message = CHALICE_ERRORS.get(str(body["Code"]), CHALICE_ERRORS["BadRequest"])
+    if response.status_code >= 500:
+        code, message = CHALICE_ERRORS["InternalServerError"]
+    shaped = error_response(response.status_code, code, message)
+    shaped.headers = {**response.headers, **shaped.headers}
+    return shaped

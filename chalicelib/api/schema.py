@@ -81,12 +81,33 @@ def parse(model: type[R], data: Any) -> R:
         ) from exc
 
 
+# No body of this API nests deeper than a rule's actions inside a list of rules (4 levels);
+# the bound keeps a hostile body from the parser's and the validator's recursion.
+MAX_JSON_DEPTH = 16
+
+
 def parse_json(model: type[R], raw: str | bytes | None) -> R:
-    """A JSON request body as `model`; a missing or unreadable body is a 400 too."""
+    """A JSON request body as `model`; a missing, unreadable or too deep body is a 400 too."""
     if not raw:
         raise InvalidRequest("Falta el cuerpo de la solicitud (JSON).")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidRequest("El cuerpo de la solicitud no es JSON válido.", str(exc)) from exc
+    if depth(data) > MAX_JSON_DEPTH:
+        raise InvalidRequest(
+            f"El cuerpo de la solicitud anida más de {MAX_JSON_DEPTH} niveles.", "too deep"
+        )
     return parse(model, data)
+
+
+def depth(data: Any) -> int:
+    """How deep lists and objects nest in `data` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest

@@ -7,26 +7,63 @@ published once at the end of the invocation.
 
 Every log line of a job carries `job_id` and `user_id` (appended by the code that
 loads the job). Card numbers and tokens are never logged: events, request bodies,
-headers, responses and file lines are not passed to the logger or the tracer.
+headers, responses and file lines are not passed to the logger or the tracer, and in
+case one slips through, every log line is redacted as it is written (core/redact.py):
+ours by the Logger's formatter, the libraries' (botocore, PynamoDB) by a filter on the
+root logger's handlers, at every level.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from chalice.app import Chalice, ConvertToMiddleware
+
+from chalicelib.core.redact import redact
 
 SERVICE = "dkt-jobs"
 
 NAMESPACE = "DktJobs"
 
-logger = Logger(service=SERVICE)
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON log line, with card numbers masked and tokens removed."""
+
+    def serialize(self, log: Any) -> str:
+        return redact(super().serialize(log))
+
+
+class RedactingFilter(logging.Filter):
+    """For handlers of plain `logging` records: the message and traceback, redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def redact_root_handlers() -> None:
+    """Puts the filter on every handler of the root logger (Lambda's runtime has one)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(known, RedactingFilter) for known in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
+logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
+redact_root_handlers()
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)
 

@@ -19,6 +19,7 @@ from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import InvalidRequest, JobConflict, LookupNotFound
 from chalicelib.core.models import RuleSetVersion
+from chalicelib.core.redact import card_numbers
 from chalicelib.dkt.rules import RuleSet, RuleSetError
 
 # A version is one DynamoDB item (400 KB at most), lookups included.
@@ -56,7 +57,17 @@ def get_current(owner: Identity) -> RuleSetVersion | None:
 
 
 def validated(rules: Sequence[Any], lookups: Mapping[str, Any]) -> RuleSet:
-    """The rule set compiled; raises InvalidRequest naming the rule and field at fault."""
+    """The rule set compiled; raises InvalidRequest naming the rule and field at fault.
+
+    Rules are stored and shown in clear, so they may not hold a card number (lines carry
+    the card masked anyway: a rule matches on its last four digits).
+    """
+    if card_numbers(json.dumps([rules, lookups], ensure_ascii=False)):
+        raise InvalidRequest(
+            "Las reglas y tablas no pueden contener números de tarjeta completos; "
+            "use los últimos 4 dígitos.",
+            "card number in a rule set",
+        )
     try:
         return RuleSet.load(rules, lookups, dkt.RECORD_FIELDS)
     except RuleSetError as exc:

@@ -23,6 +23,7 @@ import app as app_module
 from chalicelib import runtime
 from chalicelib.adapters import aws as aws_clients
 from chalicelib.core.settings import get_settings
+from localdev.gateway import DeployedGateway
 from localdev.pump import Pump
 from localdev.resources import QueueUrls
 
@@ -71,6 +72,8 @@ def pytest_runtest_teardown(
 @pytest.fixture
 def chalice_client(aws: QueueUrls) -> Iterator[Client]:
     with Client(app_module.app) as client:
+        # The gateway's answers as deployed (unknown paths: 404), as under `make run`.
+        client.http._local_gateway = DeployedGateway(app_module.app, client.http._config)
         yield client
 
 

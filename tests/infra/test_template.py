@@ -18,6 +18,7 @@ import pytest
 
 from chalicelib.core.models import ALL_MODELS
 from chalicelib.core.settings import Settings
+from localdev.gateway import NOT_FOUND_BODY
 
 ROOT = Path(__file__).resolve().parents[2]
 Template = dict[str, Any]
@@ -301,3 +302,23 @@ def test_every_api_route_needs_a_cognito_token_but_the_page(template: Template) 
             secured = operation.get("security") == [{"CognitoUsers": []}]
             private = path.startswith("/api/") and path not in PUBLIC_API_PATHS
             assert secured == private, (path, method)
+
+
+def test_api_gateways_own_answers_are_in_the_api_shape_and_echo_nothing(
+    template: Template,
+) -> None:
+    answers = {
+        resource["Properties"]["ResponseType"]: resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::ApiGateway::GatewayResponse"
+    }
+    unknown_path = answers["MISSING_AUTHENTICATION_TOKEN"]
+    assert unknown_path["StatusCode"] == "404"
+    # `make run` and the functional tests answer it the same way
+    assert json.loads(unknown_path["ResponseTemplates"]["application/json"]) == NOT_FOUND_BODY
+    assert {"UNAUTHORIZED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"} <= answers.keys()
+    for answer in answers.values():
+        assert answer["RestApiId"] == {"Ref": "RestAPI"}
+        body = json.loads(answer["ResponseTemplates"]["application/json"])
+        assert body.keys() == {"code", "message"}
+        assert "$" not in json.dumps(body)  # no mapping variable: nothing of the request

@@ -1,0 +1,98 @@
+"""Hostile and careless requests: every one a 4xx in the API's shape, echoing no secret."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from support import Api
+
+from chalicelib.core.redact import card_numbers
+
+CARD = "4539578763621486"  # passes Luhn
+ROUTES = [
+    ("POST", "/api/jobs/dkt-import"),
+    ("PUT", "/api/rules"),
+    ("POST", "/api/rules/test"),
+    ("PUT", "/api/rules/lookups/proveedores"),
+]
+
+
+def in_api_shape(response: Any) -> dict[str, Any]:
+    body = json.loads(response.body)
+    assert body.keys() == {"code", "message"}, body
+    return dict(body)
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+@pytest.mark.parametrize("nesting", [20, 1_000, 100_000])
+def test_deeply_nested_json_is_a_400_on_every_body(
+    api: Api, method: str, path: str, nesting: int
+) -> None:
+    body = '{"rules": ' + "[" * nesting + "]" * nesting + "}"
+    response = api.client.http.request(method, path, headers=api._headers(), body=body.encode())
+    assert response.status_code == 400
+    assert in_api_shape(response)["code"] == "INVALID_REQUEST"
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_a_body_that_is_not_json_by_content_type_is_a_415_in_the_api_shape(
+    api: Api, method: str, path: str
+) -> None:
+    headers = {**api._headers(), "Content-Type": "text/plain"}
+    response = api.client.http.request(method, path, headers=headers, body=b"x")
+    assert response.status_code == 415
+    assert in_api_shape(response)["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("PATCH", "/api/jobs"), ("DELETE", "/api/jobs"), ("PUT", "/api/lotes")]
+)
+def test_a_method_the_route_does_not_take_is_a_405_in_the_api_shape(
+    api: Api, method: str, path: str
+) -> None:
+    response = api.client.http.request(method, path, headers=api._headers(), body=b"")
+    assert response.status_code == 405
+    assert in_api_shape(response)["code"] == "METHOD_NOT_ALLOWED"
+    assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("path", ["/api/nope", "/api/jobs/x/y/z", f"/{CARD}", "/api"])
+def test_an_unknown_path_is_a_404_that_repeats_no_token(api: Api, path: str) -> None:
+    response = api.get(path)
+    assert response.status_code == 404
+    assert in_api_shape(response)["code"] == "NOT_FOUND"
+    assert api.token not in response.body.decode()
+    assert CARD not in response.body.decode()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/jobs?limit=²",
+        "/api/lotes?limit=٣",
+        "/api/jobs/x/errors?limit=１０",  # noqa: RUF001 (fullwidth digits, on purpose)
+        "/api/lotes/ICBCVC2404?limit=9" + "9" * 30,
+        "/api/jobs?cursor=١٢٣",
+        "/api/jobs?cursor=" + "A" * 3_000,
+        "/api/lotes?cursor=" + "A" * 3_000,
+        f"/api/jobs?{CARD}=1",
+        f"/api/jobs?status={CARD}",
+    ],
+)
+def test_odd_numbers_and_cursors_are_a_400_that_repeats_no_card(api: Api, path: str) -> None:
+    response = api.get(path)
+    assert response.status_code == 400
+    assert in_api_shape(response)["code"] == "INVALID_REQUEST"
+    assert card_numbers(response.body.decode()) == []
+
+
+def test_a_card_number_in_a_rule_is_refused_without_repeating_it(api: Api) -> None:
+    rule = {"code": CARD, "name": CARD, "priority": 1, "actions": [], "conditions": []}
+    response = api.put("/api/rules", {"rules": [rule]})
+    assert response.status_code == 400
+    message = in_api_shape(response)["message"]
+    assert "tarjeta" in message
+    assert card_numbers(message) == []
+    assert api.get("/api/rules").json_body["version"] == 0
