@@ -1093,3 +1093,47 @@ def test_to_json_round_trip_preserves_behaviour(
 
     assert reloaded.to_json() == snapshot
     assert reloaded.apply(a_line(importe=importe)) == original.apply(a_line(importe=importe))
+
+
+# --- user patterns run on RE2 ---------------------------------------------------------------
+
+
+def test_a_catastrophic_pattern_matches_in_linear_time() -> None:
+    # Backtracking takes 2^n steps on n "a"s and a non-matching end: 30,000 would never end.
+    rule = a_rule(conditions=[{"field": "descripcionCupon", "op": "REGEX", "value": "(a+)+$"}])
+    grab = {"type": "EXTRACT_REGEX", "field": "g", "source": "descripcionCupon"}
+    extract = a_rule("R2", actions=[{**grab, "pattern": "(x+x+)+y"}])
+    text = "a" * 30_000 + "!"
+    outcome = apply([rule, extract], a_line(descripcionCupon=text))
+    assert outcome.fired == ("R2",) and "g" not in outcome.record
+    assert apply([rule], a_line(descripcionCupon="a" * 30_000)).fired == ("R1",)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        (r"(a)\1", "invalid escape sequence"),  # a backreference
+        (r"YPF(?=\s)", "invalid perl operator"),  # lookahead
+        ("a" * 501, "más de 500 caracteres"),
+    ],
+)
+def test_what_only_backtracking_can_match_is_refused_when_stored(pattern: str, reason: str) -> None:
+    error = load_error(
+        a_rule(conditions=[{"field": "descripcionCupon", "op": "REGEX", "value": pattern}])
+    )
+    assert error.field == "conditions[0].value"
+    assert "no admitida" in error.message or "500" in error.message
+    assert reason in error.message
+
+
+def test_patterns_keep_named_groups_case_and_accent_folding() -> None:
+    grab = {"type": "EXTRACT_REGEX", "field": "sucursal", "source": "descripcionCupon"}
+    rules = [
+        a_rule(
+            conditions=[{"field": "descripcionCupon", "op": "REGEX", "value": "SAN MARTÍN"}],
+            actions=[{**grab, "pattern": r"c\.(?P<n>\d+)", "group": "n"}],
+        )
+    ]
+    outcome = apply(rules, a_line(descripcionCupon="ypf servicentro San Martin C.01/03"))
+    assert outcome.fired == ("R1",)
+    assert outcome.record["sucursal"] == "01"
