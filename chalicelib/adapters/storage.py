@@ -99,15 +99,15 @@ class UploadStore:
         folder = parts[2] if len(parts) == 4 else None
         return UploadPath(key, parts[0], parts[1], folder, parts[-1])
 
-    def presigned_post(self, key: str, max_size: int, expires_in: int) -> PresignedUpload:
-        """A POST policy pinned to `key` and capped at `max_size` bytes."""
+    def presigned_post(self, key: str, size: int, expires_in: int) -> PresignedUpload:
+        """A POST policy pinned to `key` and to exactly `size` bytes (the declared size)."""
         post = self._s3.generate_presigned_post(
             Bucket=self._bucket,
             Key=key,
-            Conditions=[["content-length-range", 1, max_size]],
+            Conditions=[["content-length-range", size, size]],
             ExpiresIn=expires_in,
         )
-        return PresignedUpload(post["url"], dict(post["fields"]), key, max_size, expires_in)
+        return PresignedUpload(post["url"], dict(post["fields"]), key, size, expires_in)
 
     def put(self, key: str, data: bytes) -> None:
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=data)

@@ -125,7 +125,7 @@ def create_import(
     if data is not None:
         services.store.put(key, data)  # its S3 event starts the processing
         return CreatedImport(job=JobView.of(job), upload=None)
-    upload = services.store.presigned_post(key, settings.max_file_size, settings.upload_url_ttl_s)
+    upload = services.store.presigned_post(key, size, settings.upload_url_ttl_s)
     return CreatedImport(job=JobView.of(job), upload=UploadForm.of(upload))
 
 

@@ -15,8 +15,10 @@ from chalicelib.dkt.layout import (
     sniff_encoding,
 )
 from chalicelib.dkt.parser import StatementLine, parse_line
+from chalicelib.dkt.sniff import HEAD_BYTES, not_a_dkt
 
 __all__ = [
+    "HEAD_BYTES",
     "RECORD_FIELDS",
     "UTF8_BOM",
     "Encoding",
@@ -26,6 +28,7 @@ __all__ = [
     "StatementLine",
     "TipoTransaccion",
     "mask_pan",
+    "not_a_dkt",
     "parse_line",
     "sniff_encoding",
 ]

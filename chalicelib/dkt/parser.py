@@ -11,6 +11,7 @@ masked plus a keyed hash, and every LineError value is masked before it is built
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -52,6 +53,10 @@ _TIPOS: Final = {t.value: t for t in TipoTransaccion}
 _MONEDAS: Final = {m.value: m for m in Moneda}
 # Enum members are slow to look up on their class in 3.11; the hot path uses these.
 _CP1252: Final = Encoding.CP1252
+# ASCII control characters (NUL, tab, a lone CR, ESC, DEL...): never in a field of a DKT
+# line, whose own CR LF end is cut off before. (Bytes undefined in Windows-1252 still
+# decode as Latin-1, C1 controls included: files in the wild carry them in names.)
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f]")
 _CON_CUIT: Final = Layout.CON_CUIT
 _SIN_CUIT: Final = Layout.SIN_CUIT
 _DEVOLUCION: Final = TipoTransaccion.DEVOLUCION
@@ -178,6 +183,8 @@ def parse_line(
                     f"posición {exc.start + 1}); el archivo se está leyendo como UTF-8"
                 ),
             )
+    if (control := _CONTROL.search(text)) is not None:
+        return _control_error(text, control.start(), line_no)
     parts = text.split(",")
     located = _locate(parts)
     if located is None:
@@ -326,6 +333,17 @@ def _locate(parts: list[str]) -> tuple[Layout, str, int] | None:
     if n == 38 and len(parts[_HEAD]) == _DESC_CUT and len(parts[_HEAD + 1]) < 25:
         return _SIN_CUIT, parts[_HEAD] + parts[_HEAD + 1], _HEAD + 2
     return None
+
+
+def _control_error(text: str, position: int, line_no: int) -> LineError:
+    field = text.count(",", 0, position) + 1
+    return LineError(
+        line_no,
+        None,
+        None,
+        f"la línea tiene un carácter de control (0x{ord(text[position]):02X}) en la "
+        f"posición {position + 1} (campo {field}); los campos DKT son solo texto",
+    )
 
 
 def _shape_error(parts: list[str], line_no: int) -> LineError:

@@ -118,10 +118,13 @@ class DktImport:
         state = dict(job.checkpoint.state)
         start = int(job.checkpoint.byte_offset)
         if start == 0:
+            size = int(job.file_size or 0)
             head = self._services.store.read_range(
-                job.upload_key or "", 0, len(dkt.UTF8_BOM), job.file_etag
+                job.upload_key or "", 0, min(size, dkt.HEAD_BYTES), job.file_etag
             )
-            if head == dkt.UTF8_BOM:
+            if (problem := dkt.not_a_dkt(head, whole_file=size <= dkt.HEAD_BYTES)) is not None:
+                return Failed("NOT_A_DKT_FILE", problem)
+            if head.startswith(dkt.UTF8_BOM):
                 start = len(dkt.UTF8_BOM)
                 state["encoding"] = dkt.Encoding.UTF8.value
             state["dataStart"] = start

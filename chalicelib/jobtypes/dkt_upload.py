@@ -19,7 +19,11 @@ from chalicelib.core.models import Job, JobStatus, JobType, Staged
 from chalicelib.engine import lifecycle
 
 CODIGO_TARJETA = re.compile(r"^[A-Z0-9]{2,12}$")
-_CODIGO_IN_FILENAME = re.compile(r"^([A-Za-z0-9]{2,12})[_-]")
+# A file dropped in the bucket names its card as documented (README): in its folder,
+# uploads/{tenant}/{user}/{CODIGO}/file.dkt, or first in its name, {CODIGO}_anything.dkt,
+# in capitals and followed by an underscore. Anything else ("sin-codigo.dkt",
+# "icbcvc-abril.dkt") fails the job saying so: a guessed code would invent a lote.
+_CODIGO_IN_FILENAME = re.compile(r"^([A-Z0-9]{2,12})_")
 
 
 def handle_s3_notification(body: str, services: Services) -> list[str]:
@@ -81,7 +85,8 @@ def _job_for_upload(path: UploadPath, sequencer: str, services: Services) -> Job
             job,
             "INVALID_REQUEST",
             "No se pudo saber el código de tarjeta del archivo: súbalo en "
-            "uploads/{empresa}/{usuario}/{CODIGO}/archivo.dkt.",
+            "uploads/{empresa}/{usuario}/{CODIGO}/archivo.dkt, o nómbrelo "
+            "{CODIGO}_archivo.dkt (por ejemplo ICBCVC_abril.dkt).",
             staged=Staged.NONE,
             fenced=False,
             clock=services.clock,
@@ -120,6 +125,19 @@ def accept_upload(job: Job, services: Services) -> bool:
             job,
             "EMPTY_FILE",
             "El archivo está vacío.",
+            staged=Staged.NONE,
+            fenced=False,
+            clock=services.clock,
+        )
+        return False
+    declared = job.parameters.get("size")
+    if declared is not None and size != int(declared) and job.file_size is None:
+        services.store.delete(job.upload_key)
+        lifecycle.fail(
+            job,
+            "SIZE_MISMATCH",
+            f"El archivo subido tiene {lifecycle.format_count(size)} bytes y se declararon "
+            f"{lifecycle.format_count(int(declared))}: súbalo de nuevo creando otra importación.",
             staged=Staged.NONE,
             fenced=False,
             clock=services.clock,

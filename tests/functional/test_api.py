@@ -178,7 +178,8 @@ def test_create_returns_a_queued_job_and_a_presigned_post_pinned_to_it(api: Api)
     assert upload["key"] == f"uploads/acme/ana/{job['id']}/abril_2024.dkt"
     policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
     conditions = policy["conditions"]
-    assert ["content-length-range", 1, MAX_FILE_SIZE] in conditions
+    assert ["content-length-range", 12_345, 12_345] in conditions  # the declared size, exactly
+    assert upload["maxSize"] == 12_345
     assert {"key": upload["key"]} in conditions
     assert {"bucket": "test-dkt-uploads"} in conditions
 

@@ -66,7 +66,7 @@ def test_file_dropped_without_a_card_code_fails_with_a_reason(api: Api, pump: Pu
 
 def test_card_code_can_come_from_the_file_name(api: Api, pump: Pump) -> None:
     boto3.client("s3").put_object(
-        Bucket=BUCKET, Key="uploads/acme/ana/icbcmc_2404.dkt", Body=generate_bytes(5)
+        Bucket=BUCKET, Key="uploads/acme/ana/ICBCMC_2404.dkt", Body=generate_bytes(5)
     )
     pump.drain()
     [job] = jobs_of(api)
