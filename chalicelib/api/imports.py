@@ -20,7 +20,6 @@ from pydantic import ConfigDict, Field, StrictBool, model_validator
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import PresignedUpload
-from chalicelib.api import jobs
 from chalicelib.api.jobs import JobView
 from chalicelib.api.schema import ApiModel, Request
 from chalicelib.core.errors import (
@@ -28,9 +27,10 @@ from chalicelib.core.errors import (
     IdempotencyConflict,
     InvalidRequest,
 )
-from chalicelib.core.models import JobType
+from chalicelib.core.models import Job, JobType
 from chalicelib.engine import lifecycle
 from chalicelib.jobtypes.dkt_upload import CODIGO_TARJETA
+from chalicelib.stores import active_slots
 
 
 class CreateImportRequest(Request):
@@ -102,10 +102,31 @@ def create_import(
         raise InvalidRequest("El archivo está vacío.", "declared size is not positive")
     if size > settings.max_file_size:
         raise FileTooLarge(size, settings.max_file_size)
-    jobs.check_active_limit(owner, services)
     job_id = lifecycle.new_job_id(services.new_id)
+    active_slots.take(owner, job_id, settings.max_active_jobs_per_user, clock=services.clock)
     key = services.store.upload_key(owner.tenant_id, owner.user_id, job_id, request.filename)
-    job = lifecycle.create(
+    try:
+        job = _create_job(owner, request, services, job_id, key, size, data is not None)
+    except Exception:
+        active_slots.release(owner, job_id, clock=services.clock)
+        raise
+    if data is not None:
+        services.store.put(key, data)  # its S3 event starts the processing
+        return CreatedImport(job=JobView.of(job), upload=None)
+    upload = services.store.presigned_post(key, size, settings.upload_url_ttl_s)
+    return CreatedImport(job=JobView.of(job), upload=UploadForm.of(upload))
+
+
+def _create_job(
+    owner: Identity,
+    request: CreateImportRequest,
+    services: Services,
+    job_id: str,
+    key: str,
+    size: int,
+    inline: bool,
+) -> Job:
+    return lifecycle.create(
         job_type=JobType.DKT_IMPORT,
         owner=owner,
         parameters={
@@ -114,19 +135,14 @@ def create_import(
             "size": size,
             "skipInvalidLines": request.skip_invalid_lines,
             "replace": request.replace,
-            "source": "inline" if data is not None else "upload",
+            "source": "inline" if inline else "upload",
         },
         message="Esperando el archivo...",
-        ttl_days=settings.job_ttl_days,
+        ttl_days=services.settings.job_ttl_days,
         upload_key=key,
         job_id=job_id,
         clock=services.clock,
     )
-    if data is not None:
-        services.store.put(key, data)  # its S3 event starts the processing
-        return CreatedImport(job=JobView.of(job), upload=None)
-    upload = services.store.presigned_post(key, size, settings.upload_url_ttl_s)
-    return CreatedImport(job=JobView.of(job), upload=UploadForm.of(upload))
 
 
 def _inline_bytes(content: str, limit: int) -> bytes:

@@ -9,10 +9,10 @@ from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.services import Services
 from chalicelib.api.queries import JobErrorsQuery, JobListQuery
 from chalicelib.api.schema import ApiModel, Timestamp
-from chalicelib.core.errors import JobConflict, JobNotFound, TooManyActiveJobs
+from chalicelib.core.errors import JobConflict, JobNotFound
 from chalicelib.core.models import Job, JobStatus, JobType, LineErrorItem
 from chalicelib.engine import lifecycle
-from chalicelib.stores import line_errors
+from chalicelib.stores import active_slots, line_errors
 from chalicelib.stores.page import Page
 
 # Ids the service hands out are far shorter; a longer one cannot exist (and would be
@@ -153,13 +153,6 @@ def list_active(owner: Identity) -> list[Job]:
     ]
 
 
-def check_active_limit(owner: Identity, services: Services) -> None:
-    """Raises TooManyActiveJobs when the caller already runs as many jobs as allowed."""
-    limit = services.settings.max_active_jobs_per_user
-    if len(list_active(owner)) >= limit:
-        raise TooManyActiveJobs(owner.user_id, limit)
-
-
 # --- use cases ------------------------------------------------------------------------------
 
 
@@ -189,7 +182,6 @@ def retry(owner: Identity, job_id: str, services: Services) -> JobAction:
         JobConflict: the job's upload is gone, unusable, or was replaced since it started.
     """
     job = get_owned(job_id, owner)
-    check_active_limit(owner, services)
     settings = services.settings
     upload = None
     if job.upload_key:
@@ -205,7 +197,13 @@ def retry(owner: Identity, job_id: str, services: Services) -> JobAction:
                 "El archivo cambió desde que comenzó esta importación; cree una nueva.",
             )
         upload = (found.size, found.etag)
-    services.queue.send(lifecycle.prepare_retry(job, upload, clock=services.clock))
+    active_slots.take(owner, job.id, settings.max_active_jobs_per_user, clock=services.clock)
+    try:
+        message = lifecycle.prepare_retry(job, upload, clock=services.clock)
+    except JobConflict:
+        active_slots.release(owner, job.id, clock=services.clock)
+        raise
+    services.queue.send(message)
     return JobAction.of(job)
 
 

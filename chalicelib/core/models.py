@@ -285,6 +285,23 @@ class RuleSetVersion(Model):
     created_by = UnicodeAttribute()
 
 
+class ActiveSlots(Model):
+    """One per user, in the jobs table: the jobs counted against their active-job limit.
+
+    Written only with a condition on `version`, so simultaneous creates of one user
+    serialise on it (stores/active_slots.py). Its id cannot be a job's (`#` in it).
+    """
+
+    class Meta:
+        table_name = "dkt-jobs"
+
+    id = UnicodeAttribute(hash_key=True)
+    # job id -> when it took its slot (ISO 8601)
+    held = JSONAttribute(default=dict)
+    version = NumberAttribute(default=0)
+    expires_at = TTLAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (Job, Lote, Line, LineErrorItem, RuleSetVersion)
 
 
@@ -294,8 +311,9 @@ def bind_models(settings: Settings) -> None:
     Called once at import of the app and again by tests after moto starts, since a
     PynamoDB connection created outside moto would talk to the real AWS.
     """
-    names = {
+    names: dict[type[Model], str] = {
         Job: settings.jobs_table,
+        ActiveSlots: settings.jobs_table,
         Lote: settings.lotes_table,
         Line: settings.lines_table,
         LineErrorItem: settings.errors_table,

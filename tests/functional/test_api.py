@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 import jwt
 import pytest
-from support import TEST_SECRET, Api, token_for
+from support import TEST_SECRET, Api, start_import, token_for
 
 from chalicelib.adapters.auth import LOCAL_AUDIENCE, LOCAL_ISSUER
+from localdev.dktgen import generate_bytes
 from localdev.tokens import issue_local_token
 
 MAX_FILE_SIZE = 50 * 1024 * 1024
@@ -161,6 +162,29 @@ def test_too_many_active_imports_get_429(api: Api) -> None:
     response = api.create_import(size=10)
     assert response.status_code == 429
     assert response.json_body["code"] == "TOO_MANY_ACTIVE_JOBS"
+
+
+def test_a_job_that_ends_gives_its_slot_to_the_next_create(api: Api, other_api: Api) -> None:
+    created = [api.create_import(size=10).json_body["job"]["id"] for _ in range(5)]
+    assert other_api.create_import(size=10).status_code == 201  # the limit is per user
+    assert api.create_import(size=10).status_code == 429
+
+    assert api.cancel(created[0]).status_code == 200
+
+    assert api.create_import(size=10).status_code == 201
+    assert api.create_import(size=10).status_code == 429
+
+
+def test_a_retry_needs_a_free_slot_too(api: Api) -> None:
+    first = start_import(api, generate_bytes(5))  # uploaded, so it could be retried
+    assert api.cancel(first).status_code == 200
+    for _ in range(5):
+        assert api.create_import(size=10).status_code == 201
+
+    response = api.post(f"/api/jobs/{first}/retry")
+
+    assert response.status_code == 429
+    assert api.job(first)["status"] == "CANCELLED"
 
 
 # --- creation and listing -----------------------------------------------------------------

@@ -82,3 +82,32 @@ def test_cli_token_command_prints_a_token_the_stack_accepts(stack_url: str) -> N
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert json.load(response) == {"jobs": [], "nextCursor": None}
+
+
+def test_simultaneous_creates_of_one_user_never_pass_the_active_limit(stack_url: str) -> None:
+    # GIVEN one user (limit 5) and twelve creates released at the same instant
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    headers = {"Authorization": f"Bearer {issue_local_token('carla', 'demo')}"}
+    start = threading.Barrier(12)
+    body = {"codigoTarjeta": "ICBCVC", "filename": "abril.dkt", "size": 1000}
+
+    def create(_: int) -> int:
+        start.wait()
+        url = f"{stack_url}/api/jobs/dkt-import"
+        return requests.post(url, json=body, headers=headers, timeout=60).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = sorted(pool.map(create, range(12)))
+
+    # THEN exactly five were accepted, the rest refused as over the limit, never a 5xx
+    assert statuses == [201] * 5 + [429] * 7
+    active = requests.get(f"{stack_url}/api/jobs?status=active", headers=headers, timeout=10)
+    assert len(active.json()["jobs"]) == 5
+    # AND the unknown path of this stack is a 404 in the API's shape, echoing nothing
+    unknown = requests.get(f"{stack_url}/api/nope", headers=headers, timeout=10)
+    assert unknown.status_code == 404
+    assert unknown.json() == {"code": "NOT_FOUND", "message": "La ruta solicitada no existe."}
