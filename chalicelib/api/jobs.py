@@ -11,7 +11,7 @@ from chalicelib.api.queries import JobErrorsQuery, JobListQuery
 from chalicelib.api.schema import ApiModel, Timestamp
 from chalicelib.core.errors import JobConflict, JobNotFound
 from chalicelib.core.models import Job, JobStatus, JobType, LineErrorItem
-from chalicelib.engine import lifecycle
+from chalicelib.engine import lifecycle, retries
 from chalicelib.stores import active_slots, line_errors
 from chalicelib.stores.page import Page
 
@@ -175,35 +175,22 @@ def cancel(owner: Identity, job_id: str, services: Services) -> JobAction:
 
 
 def retry(owner: Identity, job_id: str, services: Services) -> JobAction:
-    """FAILED or CANCELLED -> QUEUED and queued: resumes from its checkpoint.
+    """FAILED or CANCELLED -> QUEUED and queued (resuming from its checkpoint, or over on
+    the file as it is now); while its staged lines are still being removed, right after.
 
     Raises:
         TooManyActiveJobs: the caller already runs as many jobs as allowed.
         JobConflict: the job's upload is gone, unusable, or was replaced since it started.
     """
     job = get_owned(job_id, owner)
-    settings = services.settings
-    upload = None
-    if job.upload_key:
-        found = services.store.head(job.upload_key)
-        if found is None or not 0 < found.size <= settings.max_file_size:
-            raise JobConflict(
-                f"job {job.id}: upload {job.upload_key} is gone or unusable",
-                "El archivo de esta importación ya no está disponible; vuelva a subirlo.",
-            )
-        if job.file_etag and found.etag != job.file_etag and not lifecycle.starts_over(job):
-            raise JobConflict(
-                f"job {job.id}: upload {job.upload_key} was replaced",
-                "El archivo cambió desde que comenzó esta importación; cree una nueva.",
-            )
-        upload = (found.size, found.etag)
-    active_slots.take(owner, job.id, settings.max_active_jobs_per_user, clock=services.clock)
+    limit = services.settings.max_active_jobs_per_user
+    if job.job_status in lifecycle.RETRYABLE_STATUSES:
+        active_slots.take(owner, job.id, limit, clock=services.clock)
     try:
-        message = lifecycle.prepare_retry(job, upload, clock=services.clock)
+        retries.retry(job, services)
     except JobConflict:
         active_slots.release(owner, job.id, clock=services.clock)
         raise
-    services.queue.send(message)
     return JobAction.of(job)
 
 

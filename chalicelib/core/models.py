@@ -179,6 +179,8 @@ class Job(Model):
     # Technical reason of the last failed delivery, for the dead-letter handler.
     last_error = UnicodeAttribute(null=True)
     cancel_requested = BooleanAttribute(default=False)
+    # A retry asked for while the last attempt's lines were being discarded (retries.py).
+    retry_requested = BooleanAttribute(null=True)
     checkpoint = Checkpoint(default=Checkpoint)
     rows_per_second = NumberAttribute(null=True)
     eta_seconds = NumberAttribute(null=True)

@@ -51,6 +51,7 @@ from chalicelib.engine.guards import (
 from chalicelib.engine.messaging import WorkMessage
 
 __all__ = [
+    "RETRYABLE_STATUSES",
     "STATUS_LABELS",
     "create",
     "expire_upload",
@@ -215,6 +216,7 @@ def prepare_retry(
         Job.attempts.add(1),
         Job.rescues.set(0),
         Job.cancel_requested.set(False),
+        Job.retry_requested.remove(),
         Job.error.remove(),
         Job.completed_at.remove(),
         Job.active_user_id.set(job.user_id),

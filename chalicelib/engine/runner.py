@@ -18,7 +18,7 @@ from chalicelib.core.clock import SYSTEM_CLOCK
 from chalicelib.core.errors import CancelRequested, Fenced
 from chalicelib.core.models import DISCARDING_PHASES, Job, JobStatus, Phase, Staged
 from chalicelib.core.observability import logger, tracer
-from chalicelib.engine import checkpoints, lifecycle, registry
+from chalicelib.engine import checkpoints, lifecycle, registry, retries
 from chalicelib.engine.guards import count_final
 from chalicelib.engine.jobtype import Failed, Finished, JobKind
 from chalicelib.engine.messaging import WorkMessage
@@ -205,6 +205,7 @@ def _discard(delivery: _Delivery, chunks: int) -> InvocationReport:
         checkpoints.discard_step(job, done=done, clock=services.clock)
         budget.chunk_finished()
         if done:
+            retries.resume_deferred(job, services)
             return InvocationReport(job.id, f"{job.status.lower()}: discarded", chunks)
         if not budget.allows_another_chunk():
             _continue(delivery)

@@ -95,7 +95,7 @@ def _live(held: dict[str, str], now: datetime) -> dict[str, str]:
 
 
 def _holds(job: Job | None, taken_at: datetime, now: datetime) -> bool:
-    if job is not None and not job.job_status.is_final:
+    if job is not None and (not job.job_status.is_final or job.retry_requested):
         return True
     # Not created yet, or ended before the slot was taken (a retry about to re-queue it).
     return now - taken_at < GRACE and (job is None or job.updated_at < taken_at)

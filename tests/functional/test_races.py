@@ -155,6 +155,37 @@ def test_a_file_replaced_mid_import_fails_the_job_instead_of_mixing_two_files(
     assert run_until_settled(api, pump, job_id)["status"] == "COMPLETED"
 
 
+def test_a_retry_right_after_file_changed_waits_for_the_discard_then_starts_over(
+    api: Api, aws: QueueUrls
+) -> None:
+    # GIVEN an import with lines staged, whose file is replaced: it fails FILE_CHANGED
+    pump = small_budget_pump(aws)
+    created = create_and_upload(api, generate_bytes(LINES, seed=74))
+    job_id = created.json_body["job"]["id"]
+    run_first_invocations(pump)
+    while (
+        Job.get(job_id).checkpoint.phase != Phase.IMPORT or api.job(job_id)["processedItems"] < 300
+    ):
+        pump.poll_once(only="dkt-jobs-work")
+    replacement = generate_bytes(LINES + 30, seed=75)
+    upload(created.json_body["upload"], replacement)
+    while api.job(job_id)["status"] != "FAILED":
+        pump.poll_once(only="dkt-jobs-work")
+    assert api.job(job_id)["error"]["code"] == "FILE_CHANGED"
+    assert Job.get(job_id).checkpoint.phase == Phase.DISCARD  # still removing staged lines
+    # WHEN the user retries at once
+    response = api.post(f"/api/jobs/{job_id}/retry")
+    # THEN it is accepted, and said to start once the discard is over
+    assert response.status_code == 202, response.body
+    assert "Reintento pedido" in api.job(job_id)["message"]
+    # AND it then starts over on the new file and imports exactly that file
+    job = run_until_settled(api, pump, job_id)
+    assert job["status"] == "COMPLETED"
+    assert job["result"]["linesImported"] == LINES + 30
+    assert job["attempts"] == 2
+    assert stored_line_numbers(job_id) == list(range(1, LINES + 31))
+
+
 def test_a_lote_changed_under_a_commit_fails_the_import_cleanly(api: Api, aws: QueueUrls) -> None:
     # GIVEN an import whose lote another writer changes right as it commits
     faults = FaultInjector().install()

@@ -1,0 +1,80 @@
+"""Retrying a FAILED or CANCELLED job: at once, or, while the staged lines of its last
+attempt are still being removed, as soon as they are.
+
+A job that fails or is cancelled with lines staged removes them first (DISCARD), a few
+seconds for an ordinary file. A retry asked for meanwhile is not refused: it is noted
+on the job (`retry_requested`), and the delivery that ends the discard queues it
+(runner.py), starting over on the file as it is then (the point of retrying right after
+FILE_CHANGED). If that delivery is lost, the sweeper's last pass over the discard ends
+it again, and queues the retry then.
+"""
+
+from __future__ import annotations
+
+from chalicelib.adapters.services import Services
+from chalicelib.core.errors import JobConflict
+from chalicelib.core.models import DISCARDING_PHASES, Job, Phase
+from chalicelib.core.observability import logger
+from chalicelib.engine import lifecycle
+from chalicelib.engine.guards import CHECKPOINT, update_if
+
+DEFERRED_MESSAGE = (
+    "Reintento pedido: comenzará en cuanto se terminen de descartar los registros del "
+    "intento anterior."
+)
+
+
+def retry(job: Job, services: Services) -> bool:
+    """Queues a retry of `job`: True if queued now, False if it waits for the discard.
+
+    Raises:
+        JobConflict: the job is not retryable, its upload is gone or unusable, or the
+            file was replaced while the job can only resume from its checkpoint.
+    """
+    upload = _upload_now(job, services)
+    if Phase(job.checkpoint.phase) in DISCARDING_PHASES and _defer(job):
+        return False
+    if upload and job.file_etag and upload[1] != job.file_etag and not lifecycle.starts_over(job):
+        raise JobConflict(
+            f"job {job.id}: upload {job.upload_key} was replaced",
+            "El archivo cambió desde que comenzó esta importación; cree una nueva.",
+        )
+    services.queue.send(lifecycle.prepare_retry(job, upload, clock=services.clock))
+    return True
+
+
+def resume_deferred(job: Job, services: Services) -> None:
+    """Once a discard has ended: the retry the user asked for meanwhile, if any."""
+    if not job.retry_requested:
+        return
+    try:
+        retry(job, services)
+    except JobConflict as exc:
+        logger.info("deferred retry refused", extra={"reason": str(exc)})
+        update_if(job, [Job.retry_requested.remove()], Job.status == job.status)
+
+
+def _upload_now(job: Job, services: Services) -> tuple[int, str] | None:
+    """The job's file as it is now (size, ETag), or None for a job without one."""
+    if not job.upload_key:
+        return None
+    found = services.store.head(job.upload_key)
+    if found is None or not 0 < found.size <= services.settings.max_file_size:
+        raise JobConflict(
+            f"job {job.id}: upload {job.upload_key} is gone or unusable",
+            "El archivo de esta importación ya no está disponible; vuelva a subirlo.",
+        )
+    return found.size, found.etag
+
+
+def _defer(job: Job) -> bool:
+    """Notes the retry on a job still discarding; False (job reloaded) if it stopped."""
+    if job.job_status not in lifecycle.RETRYABLE_STATUSES:
+        return False
+    condition = (
+        (Job.status == job.status)
+        & (Job.attempts == job.attempts)
+        & CHECKPOINT.phase.is_in(*(phase.value for phase in DISCARDING_PHASES))
+    )
+    actions = [Job.retry_requested.set(True), Job.message.set(DEFERRED_MESSAGE)]
+    return update_if(job, actions, condition)
