@@ -109,7 +109,9 @@ def api(
                     params["body"] = parse_json(body, request.raw_body)
                 result: ApiModel = view(identity, **params)
                 return Response(
-                    body=result.model_dump(by_alias=True, mode="json"), status_code=status
+                    body=result.model_dump(by_alias=True, mode="json"),
+                    status_code=status,
+                    headers={"Content-Type": "application/json"},
                 )
             except DomainError as exc:
                 code = status_of(exc)

@@ -36,7 +36,11 @@ from chalicelib.stores import active_slots
 class CreateImportRequest(Request):
     """Body of POST /api/jobs/dkt-import: a file to be uploaded (`size`) or sent inline."""
 
-    model_config = ConfigDict(str_strip_whitespace=True)
+    model_config = ConfigDict(
+        str_strip_whitespace=True,
+        # One way to send the file: its size (then the presigned upload) or its content.
+        json_schema_extra={"oneOf": [{"required": ["size"]}, {"required": ["content"]}]},
+    )
 
     labels: ClassVar[dict[str, str]] = {
         "codigoTarjeta": "código de tarjeta",
@@ -47,7 +51,7 @@ class CreateImportRequest(Request):
         "replace": "reemplazar lote",
     }
 
-    codigo_tarjeta: str = Field(min_length=2, max_length=12)
+    codigo_tarjeta: str = Field(min_length=2, max_length=12, pattern=r"^[A-Za-z0-9]{2,12}$")
     filename: str = Field(min_length=1, max_length=255)
     size: int | None = Field(default=None, strict=True)
     content: str | None = None  # base64 of the file, for small files

@@ -36,6 +36,10 @@ RULES_SCHEMA = WithJsonSchema(
     {"type": "array", "items": {"$ref": "#/components/schemas/RuleModel"}}
 )
 RawRules = Annotated[list[Any], Field(strict=True), RULES_SCHEMA]
+TABLES_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}},
+}
 Tables = Annotated[dict[str, Any], Field(strict=True)]
 # Models the document describes that no route names directly.
 SCHEMA_MODELS = (RuleModel,)
@@ -51,13 +55,20 @@ def _not_null(value: Any) -> Any:
 NotNull = BeforeValidator(_not_null)
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # "absent" is not a value a client could send
+
+
 class RulesBody(Request):
     """PUT /api/rules: the whole rule set and, if given, every lookup table."""
 
     model_config = ConfigDict(extra="ignore")
 
     rules: RawRules
-    lookups: Annotated[Tables | None, NotNull] = None
+    # Absent keeps the stored tables; null is refused, so the document shows no null.
+    lookups: Annotated[Tables | None, NotNull, WithJsonSchema(TABLES_SCHEMA)] = Field(
+        default=None, json_schema_extra=_no_default
+    )
 
     @classmethod
     def problem(cls, error: ErrorDetails) -> str:

@@ -31,6 +31,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
@@ -112,7 +113,11 @@ def _scalar(value: object) -> str:
     return str(value)
 
 
-Scalar = Annotated[str, BeforeValidator(_scalar)]
+Scalar = Annotated[
+    str,
+    BeforeValidator(_scalar),
+    WithJsonSchema({"type": ["string", "number"], "description": "A number is kept as text."}),
+]
 FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 VALUELESS_OPS = frozenset({Operator.IS_EMPTY, Operator.IS_NOT_EMPTY})
 LIST_OPS = frozenset({Operator.IN, Operator.NOT_IN})
