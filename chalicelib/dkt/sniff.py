@@ -38,8 +38,7 @@ def not_a_dkt(head: bytes, whole_file: bool) -> str | None:
         return f"El archivo {_UTF16}."
     if head.count(0) > len(head) // 10:  # a stray NUL or two are line errors, not this
         return "El archivo es binario (tiene bytes nulos); no es un archivo DKT de texto."
-    # A CR with more text after it and no LF anywhere: lines end in CR alone.
-    if b"\n" not in head and b"\r" in (head if not whole_file else head.rstrip(b"\r")):
+    if _cr_only(head, whole_file):
         return (
             "Las líneas del archivo terminan solo con CR (formato Mac antiguo); "
             "guárdelo con finales de línea LF o CRLF y vuelva a subirlo."
@@ -53,3 +52,12 @@ def _looks_utf16(head: bytes) -> bool:
     if len(sample) < 4:
         return False
     return any(half.count(0) >= 0.9 * len(half) for half in (sample[0::2], sample[1::2]))
+
+
+def _cr_only(head: bytes, whole_file: bool) -> bool:
+    """Text whose lines end in CR alone: a CR with more after it, no LF anywhere, and no
+    other control byte (binary junk has CRs too)."""
+    if b"\n" in head or b"\r" not in (head.rstrip(b"\r") if whole_file else head):
+        return False
+    text = head.replace(b"\r", b"")
+    return not any((byte < 0x20 and byte != 0x09) or byte == 0x7F for byte in text)
