@@ -59,7 +59,8 @@ class LookupNotFound(DomainError):
     code = "LOOKUP_NOT_FOUND"
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"lookup table {name} not found", f"No existe la tabla {name}.")
+        shown = name[:64]  # a path parameter: never echo more than a valid name can be
+        super().__init__(f"lookup table {shown} not found", f"No existe la tabla {shown}.")
 
 
 class JobConflict(DomainError):

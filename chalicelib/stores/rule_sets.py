@@ -128,7 +128,7 @@ def _lookup_name(name: str) -> str:
 def get_lookup(owner: Identity, name: str) -> RuleSetVersion:
     """The tenant's newest version, which holds lookup table `name`; else LookupNotFound."""
     if not _LOOKUP_NAME.match(name):
-        raise LookupNotFound(name[:64])
+        raise LookupNotFound(name)
     latest = _latest(owner.tenant_id)
     if latest is None or name not in latest.lookups:
         raise LookupNotFound(name)
@@ -146,7 +146,7 @@ def put_lookup(owner: Identity, name: str, entries: Mapping[str, Any]) -> RuleSe
 
 def delete_lookup(owner: Identity, name: str) -> RuleSetVersion:
     """Removes a lookup table; refused (400) while a rule still reads it."""
-    latest = _latest(owner.tenant_id)
+    latest = _latest(owner.tenant_id) if _LOOKUP_NAME.match(name) else None
     if latest is None or name not in latest.lookups:
         raise LookupNotFound(name)
     lookups = {key: value for key, value in latest.lookups.items() if key != name}

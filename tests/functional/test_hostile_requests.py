@@ -96,3 +96,28 @@ def test_a_card_number_in_a_rule_is_refused_without_repeating_it(api: Api) -> No
     assert "tarjeta" in message
     assert card_numbers(message) == []
     assert api.get("/api/rules").json_body["version"] == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/jobs/{big}"),
+        ("POST", "/api/jobs/{big}/cancel"),
+        ("POST", "/api/jobs/{big}/retry"),
+        ("GET", "/api/jobs/{big}/errors"),
+        ("GET", "/api/lotes/{big}"),
+        ("DELETE", "/api/lotes/{big}"),
+        ("GET", "/api/rules/lookups/{big}"),
+        ("DELETE", "/api/rules/lookups/{big}"),
+        ("GET", "/static/{big}"),
+    ],
+)
+def test_a_3kb_path_parameter_is_a_404_that_does_not_repeat_it(
+    api: Api, method: str, path: str
+) -> None:
+    big = "A" * 3_000
+    response = api.client.http.request(
+        method, path.format(big=big), headers=api._headers(), body=b""
+    )
+    assert response.status_code == 404
+    assert len(in_api_shape(response)["message"]) < 200
