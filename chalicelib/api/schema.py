@@ -98,6 +98,14 @@ def parse_json(model: type[R], raw: str | bytes | None) -> R:
         raise InvalidRequest(
             f"El cuerpo de la solicitud anida más de {MAX_JSON_DEPTH} niveles.", "too deep"
         )
+    try:
+        # JSON's \ud800 escapes decode to lone surrogates, which are no text: UTF-8 has none.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequest(
+            "El cuerpo de la solicitud tiene texto inválido (un carácter UTF-16 suelto).",
+            "lone surrogate",
+        ) from exc
     return parse(model, data)
 
 

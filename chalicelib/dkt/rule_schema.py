@@ -123,7 +123,7 @@ VALUELESS_OPS = frozenset({Operator.IS_EMPTY, Operator.IS_NOT_EMPTY})
 LIST_OPS = frozenset({Operator.IN, Operator.NOT_IN})
 
 
-def compile_pattern(pattern: str, *, fold_accents: bool) -> Any:
+def compile_pattern(pattern: str, *, fold_accents: bool) -> patterns.UserPattern:
     """A rule's pattern (see patterns.py); REGEX conditions drop its accents first."""
     try:
         return patterns.compile_user_pattern(pattern, fold_accents=fold_accents)

@@ -121,3 +121,11 @@ def test_a_3kb_path_parameter_is_a_404_that_does_not_repeat_it(
     )
     assert response.status_code == 404
     assert len(in_api_shape(response)["message"]) < 200
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_a_lone_surrogate_in_a_body_is_a_400(api: Api, method: str, path: str) -> None:
+    body = b'{"rules": [], "lines": ["a\\ud800"], "entries": {"k": "\\udfff"}}'
+    response = api.client.http.request(method, path, headers=api._headers(), body=body)
+    assert response.status_code == 400
+    assert "UTF-16" in in_api_shape(response)["message"]
