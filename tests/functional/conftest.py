@@ -8,6 +8,8 @@ rebuilt for the next test.
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ from support import Api, make_pump, token_for
 import app as app_module
 from chalicelib import runtime
 from chalicelib.adapters import aws as aws_clients
+from chalicelib.core import observability
+from chalicelib.core.observability import logger
 from chalicelib.core.settings import get_settings
 from localdev.gateway import DeployedGateway
 from localdev.pump import Pump
@@ -90,3 +94,36 @@ def other_api(chalice_client: Client) -> Api:
 @pytest.fixture
 def pump(aws: QueueUrls) -> Pump:
     return make_pump(aws)
+
+
+# moto stands for AWS here and logs what AWS would receive; it is not the service.
+NOT_THE_SERVICE = ("moto", "werkzeug", "urllib3")
+
+
+class _ServiceOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith(NOT_THE_SERVICE)
+
+
+@pytest.fixture
+def every_log_line() -> Iterator[io.StringIO]:
+    """Every log record of the test, at DEBUG, of every logger but moto's: ours through the
+    Logger's own (redacting) handler, the libraries' through a handler carrying the filter
+    observability puts on the root logger's handlers."""
+    stream = io.StringIO()
+    ours = logger.registered_handler
+    assert isinstance(ours, logging.StreamHandler)
+    previous_stream, previous_level = ours.setStream(stream), logger.log_level
+    logger.setLevel("DEBUG")
+    root = logging.getLogger()
+    libraries = logging.StreamHandler(stream)
+    libraries.addFilter(_ServiceOnly())
+    root.addHandler(libraries)
+    observability.redact_root_handlers()  # as at import time, on Lambda's own handler
+    previous_root = root.level
+    root.setLevel(logging.DEBUG)
+    yield stream
+    root.setLevel(previous_root)
+    root.removeHandler(libraries)
+    logger.setLevel(previous_level)
+    ours.setStream(previous_stream)

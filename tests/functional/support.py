@@ -17,6 +17,7 @@ import app as app_module
 from chalicelib import runtime
 from chalicelib.core.clock import utcnow
 from chalicelib.core.models import Job, Line, Phase, generation_key, line_partitions
+from chalicelib.core.redact import card_numbers
 from chalicelib.engine import sweeper
 from localdev.pump import Pump, Route
 from localdev.resources import QueueUrls
@@ -209,3 +210,11 @@ def lose_messages(queue_url: str) -> int:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             lost += 1
     return lost
+
+
+def assert_no_secret(text: str, *secrets: str) -> None:
+    """`text` (logs, a response) holds no card number and none of `secrets`."""
+    assert text, "nothing was captured: the capture is broken"
+    assert card_numbers(text) == [], card_numbers(text)[:3]
+    for secret in secrets:
+        assert secret not in text

@@ -129,3 +129,20 @@ def test_a_lone_surrogate_in_a_body_is_a_400(api: Api, method: str, path: str) -
     response = api.client.http.request(method, path, headers=api._headers(), body=body)
     assert response.status_code == 400
     assert "UTF-16" in in_api_shape(response)["message"]
+
+
+def test_a_catastrophic_regex_in_a_rules_test_answers_at_once(api: Api) -> None:
+    # (a+)+$ took 4.7 s of CPU on 26 characters under backtracking, doubling per character.
+    rule = {
+        "code": "R",
+        "name": "r",
+        "priority": 1,
+        "conditions": [{"field": "descripcionCupon", "op": "REGEX", "value": "(a+)+$"}],
+        "actions": [{"type": "SET", "field": "cuentaContable", "value": "1"}],
+    }
+    lines = [{"descripcionCupon": "a" * 5_000 + "!"}, {"descripcionCupon": "a" * 5_000}]
+
+    response = api.post("/api/rules/test", {"rules": [rule], "lines": lines})
+
+    assert response.status_code == 200, response.body
+    assert [result["fired"] for result in response.json_body["results"]] == [[], ["R"]]

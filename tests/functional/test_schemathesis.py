@@ -22,6 +22,7 @@ against `make run`.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -39,6 +40,7 @@ from schemathesis.checks import (
 from support import token_for
 
 import app as app_module
+from chalicelib.core.redact import card_numbers
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "20"))
 # Only so that `requests` can prepare each request; the app gets its path and query.
@@ -53,7 +55,8 @@ def _served_document() -> dict[str, object]:
 
 
 schema = schemathesis.openapi.from_dict(_served_document())
-schema.config.update(headers={"Authorization": f"Bearer {token_for('ana')}"})
+TOKEN = token_for("ana")
+schema.config.update(headers={"Authorization": f"Bearer {TOKEN}"})
 # OPTIONS is answered by API Gateway (CORS preflight), never by the app; chalice.test's
 # Client cannot even read the body-less answer its local gateway gives instead.
 schema.config.phases.coverage.unexpected_methods -= {"options"}
@@ -133,8 +136,14 @@ def send(client: Client, case: schemathesis.Case) -> schemathesis.Response:
     suppress_health_check=list(HealthCheck),
 )
 def test_every_answer_is_the_one_the_openapi_document_describes(
-    case: schemathesis.Case, chalice_client: Client
+    case: schemathesis.Case, chalice_client: Client, every_log_line: io.StringIO
 ) -> None:
+    logged_before = every_log_line.tell()
     response = send(chalice_client, case)
 
     case.validate_response(response, checks=CHECKS)
+    # Whatever was generated, no card number or token is logged or answered in clear.
+    assert card_numbers(every_log_line.getvalue()[logged_before:]) == []
+    assert TOKEN not in every_log_line.getvalue()[logged_before:]
+    if response.status_code >= 400:
+        assert card_numbers(response.text) == []

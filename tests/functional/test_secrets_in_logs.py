@@ -9,53 +9,11 @@ logger's handlers for the libraries': botocore, PynamoDB), and scanned.
 from __future__ import annotations
 
 import io
-import logging
-from collections.abc import Iterator
 
-import pytest
-from support import Api, import_file, token_for
+from support import Api, assert_no_secret, import_file, token_for
 
-from chalicelib.core import observability
-from chalicelib.core.observability import logger
-from chalicelib.core.redact import card_numbers
 from localdev.dktgen import generate_bytes, iter_coupons
 from localdev.pump import Pump
-
-# moto stands for AWS here and logs what AWS would receive; it is not the service.
-NOT_THE_SERVICE = ("moto", "werkzeug", "urllib3")
-
-
-class _ServiceOnly(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.name.startswith(NOT_THE_SERVICE)
-
-
-@pytest.fixture
-def every_log_line() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    ours = logger.registered_handler
-    assert isinstance(ours, logging.StreamHandler)
-    previous_stream, previous_level = ours.setStream(stream), logger.log_level
-    logger.setLevel("DEBUG")
-    root = logging.getLogger()
-    libraries = logging.StreamHandler(stream)
-    libraries.addFilter(_ServiceOnly())
-    root.addHandler(libraries)
-    observability.redact_root_handlers()  # as at import time, on Lambda's own handler
-    previous_root = root.level
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.setLevel(previous_root)
-    root.removeHandler(libraries)
-    logger.setLevel(previous_level)
-    ours.setStream(previous_stream)
-
-
-def assert_no_secret(text: str, *secrets: str) -> None:
-    assert text, "nothing was logged: the capture is broken"
-    assert card_numbers(text) == [], card_numbers(text)[:3]
-    for secret in secrets:
-        assert secret not in text
 
 
 def test_a_whole_import_logs_no_card_number_at_any_level(
