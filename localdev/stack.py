@@ -2,25 +2,28 @@
 
     python -m localdev.stack        (what `make run` starts)
 
-Everything runs in this one process: moto in server mode (so browsers and the CLI
-reach S3 over HTTP), the resources the service expects, Chalice's local server for
-the routes, and a pump thread that feeds SQS messages to the same Lambda handlers
-with a real time budget.
+Two processes: moto in server mode in its own (so browsers and the CLI reach S3 over
+HTTP; it is the stack's heaviest CPU user and would otherwise hold the GIL against the
+rest), and this one: the resources the service expects, Chalice's local server for the
+routes, and a pump thread that feeds SQS messages to the same Lambda handlers with a
+real time budget. The data lives in moto's memory: a stopped stack forgets it.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from localdev.resources import UPLOAD_QUEUE, WORK_QUEUE, QueueUrls, queue_url
 from localdev.tokens import DEV_JWT_SECRET, issue_local_token
@@ -42,7 +45,7 @@ class Stack:
     queues: QueueUrls
     _stop: threading.Event
     _threads: list[threading.Thread]
-    _moto: ThreadedMotoServer
+    _moto: MotoProcess
     _http: object
 
     def stop(self) -> None:
@@ -51,6 +54,43 @@ class Stack:
         self._moto.stop()
         # No join: the pump may be in the middle of a worker invocation, and its thread,
         # like the others, is a daemon that ends with the process.
+
+
+class MotoProcess:
+    """`python -m moto.server` on 127.0.0.1:`port`, ended with the stack (or its parent)."""
+
+    def __init__(self, port: int, timeout_s: float = 60) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        deadline = time.monotonic() + timeout_s
+        while not _answers(port):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"moto server did not start on port {port}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+def _die_with_parent() -> None:
+    # Linux: the kernel sends the child SIGTERM when the stack's process dies, however.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 class PortInUse(SystemExit):
@@ -103,8 +143,7 @@ def start(api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 1
     for port in (api_port, aws_port):
         _require_free(port)
     aws_url = f"http://127.0.0.1:{aws_port}"
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
-    moto.start()
+    moto = MotoProcess(aws_port)
     os.environ.update(local_environment(aws_url))
 
     # Imported only now: the app's handlers read their queue names from the environment.
