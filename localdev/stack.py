@@ -138,8 +138,13 @@ def local_environment(aws_url: str, budget_margin_ms: int = 2_000) -> dict[str, 
     }
 
 
-def start(api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 15_000) -> Stack:
-    """Starts everything and returns once the API answers."""
+def start(
+    api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 15_000, workers: int = 3
+) -> Stack:
+    """Starts everything and returns once the API answers.
+
+    `workers` pump threads deliver messages at once, as several Lambda workers would:
+    while one waits on moto's process, another runs."""
     for port in (api_port, aws_port):
         _require_free(port)
     aws_url = f"http://127.0.0.1:{aws_port}"
@@ -175,7 +180,10 @@ def start(api_port: int = API_PORT, aws_port: int = AWS_PORT, budget_ms: int = 1
     )
     threads = [
         threading.Thread(target=http.serve_forever, name="api", daemon=True),
-        threading.Thread(target=pump.run_forever, args=(stop,), name="pump", daemon=True),
+        *(
+            threading.Thread(target=pump.run_forever, args=(stop,), name=f"pump-{n}", daemon=True)
+            for n in range(workers)
+        ),
         threading.Thread(target=_sweep_every, args=(60, stop), name="sweeper", daemon=True),
     ]
     for thread in threads:
@@ -213,11 +221,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--budget-ms", type=int, default=15_000, help="time budget of each worker invocation"
     )
+    parser.add_argument(
+        "--workers", type=int, default=3, help="worker invocations running at once (pump threads)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     for noisy in ("werkzeug", "moto"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    stack = start(args.api_port, args.aws_port, args.budget_ms)
+    stack = start(args.api_port, args.aws_port, args.budget_ms, args.workers)
     print(f"DKT import service running.\n  API:       {stack.api_url}")
     print(f"  AWS (moto): {stack.aws_url}")
     print(f"  Dev token (user {DEV_USER}, tenant {DEV_TENANT}):\n{stack.dev_token}\n")
