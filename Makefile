@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test unit functional lint typecheck bench package iac-check deploy clean
+.PHONY: install browser run test unit functional lint typecheck bench load package iac-check deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +89,20 @@ deploy: iac-check
 bench: install
 	$(BIN)/python -m bench.run
 
+# locust (gevent, flask) in its own virtualenv: its pins would fight moto[server]'s.
+LOAD_VENV  := .venv-load
+LOAD_STAMP := $(LOAD_VENV)/.installed
+
+$(LOAD_STAMP): requirements-load.txt
+	$(PYTHON) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOAD_VENV)/bin/python -m pip install --quiet -r requirements-load.txt
+	touch $(LOAD_STAMP)
+
+## load: locust on the local stack (20 imports x 18,000 lines, 200 pollers) -> build/load/results.json
+load: install $(LOAD_STAMP)
+	$(LOAD_VENV)/bin/python load/run.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -97,4 +111,4 @@ typecheck: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(IAC_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(IAC_VENV) $(LOAD_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
