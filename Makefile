@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade 'pip<26.3'
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
@@ -55,7 +55,7 @@ PACKAGE_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
 
 $(IAC_STAMP): requirements-iac.txt
 	$(PYTHON) -m venv $(IAC_VENV)
-	$(IAC_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(IAC_VENV)/bin/python -m pip install --quiet --upgrade 'pip<26.3'
 	$(IAC_VENV)/bin/python -m pip install --quiet -r requirements-iac.txt
 	touch $(IAC_STAMP)
 
@@ -95,7 +95,7 @@ LOAD_STAMP := $(LOAD_VENV)/.installed
 
 $(LOAD_STAMP): requirements-load.txt
 	$(PYTHON) -m venv $(LOAD_VENV)
-	$(LOAD_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOAD_VENV)/bin/python -m pip install --quiet --upgrade 'pip<26.3'
 	$(LOAD_VENV)/bin/python -m pip install --quiet -r requirements-load.txt
 	touch $(LOAD_STAMP)
 

@@ -200,7 +200,7 @@ def _condition(condition: Condition) -> _Check:
     if op in LIST_OPS:
         return _text_check(field, frozenset(map(_fold, value)).__contains__, op is Operator.NOT_IN)
     if op is Operator.REGEX:
-        return _text_check(field, compile_pattern(value, fold_accents=True).search, False)
+        return _text_check(field, compile_pattern(value, fold_accents=True).found, False)
     if op in (Operator.EQUALS, Operator.NOT_EQUALS):
         return _text_check(field, _fold(value).__eq__, op is Operator.NOT_EQUALS)
     constant = _fold(value, strip=False)
@@ -268,8 +268,7 @@ def _action(action: ActionModel, tables: Mapping[str, Mapping[str, str]]) -> _Ac
 
     def extract(record: Record) -> Value | _Unchanged:
         text = record.get(source)
-        found = None if text is None else pattern.search(str(text))
-        captured: str | None = found.group(group) if found else None
+        captured = None if text is None else pattern.captured(str(text), group)
         return _UNCHANGED if captured is None else captured
 
     return _writer(field, extract)

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,11 @@ Template = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder `chalice package` wrote: sam.json and deployment.zip."""
     given = os.environ.get("DKT_PACKAGED_TEMPLATE")
     if given:
-        return dict(json.loads((ROOT / given).read_text()))
+        return (ROOT / given).parent
     out = tmp_path_factory.mktemp("package")
     merge = out / "merge.json"
     subprocess.run(
@@ -60,7 +62,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
         check=True,
         capture_output=True,
     )
-    return dict(json.loads((out / "dev" / "sam.json").read_text()))
+    return out / "dev"
+
+
+@pytest.fixture(scope="module")
+def template(packaged: Path) -> Template:
+    return dict(json.loads((packaged / "sam.json").read_text()))
 
 
 def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
@@ -322,3 +329,30 @@ def test_api_gateways_own_answers_are_in_the_api_shape_and_echo_nothing(
         body = json.loads(answer["ResponseTemplates"]["application/json"])
         assert body.keys() == {"code", "message"}
         assert "$" not in json.dumps(body)  # no mapping variable: nothing of the request
+
+
+def test_the_code_bundle_runs_with_nothing_but_the_standard_library(
+    packaged: Path, tmp_path: Path
+) -> None:
+    """Every runtime dependency is inside deployment.zip: `chalice package` skips, with a
+    mere warning, a package that has no wheel for the Lambda runtime (google-re2 after
+    1.1 needs a newer glibc than python3.11's Amazon Linux 2), and the functions would
+    fail at import once deployed."""
+    with zipfile.ZipFile(packaged / "deployment.zip") as bundle:
+        bundle.extractall(tmp_path)
+    probe = (
+        "import sys; sys.path.insert(0, '.')\n"
+        "import app\n"
+        "from chalicelib.dkt.patterns import compile_user_pattern\n"
+        "print(compile_user_pattern('(a+)+$', fold_accents=True).found('a' * 40 + 'b'))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-S", "-I", "-c", probe],
+        cwd=tmp_path,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert ran.stdout.strip() == "False"

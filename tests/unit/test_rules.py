@@ -1137,3 +1137,21 @@ def test_patterns_keep_named_groups_case_and_accent_folding() -> None:
     outcome = apply(rules, a_line(descripcionCupon="ypf servicentro San Martin C.01/03"))
     assert outcome.fired == ("R1",)
     assert outcome.record["sucursal"] == "01"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "group", "text", "expected"),
+    [
+        (r"(\d+)$", 1, "ÑANDÚ ÓPTICA ÁLAMOS 1234", "1234"),  # after 2-byte letters
+        (r"ó\w+", 0, "PAGO ÓPTICA € 12", "ÓPTICA"),  # the whole match, case folded
+        (r"x(\d)?", 1, "EXTRA", "previo"),  # the group took no part in the match
+        (r"(\d+)", 1, "ab\udcff 77", "77"),  # a lone surrogate is searched as "?"
+    ],
+)
+def test_extraction_reads_characters_whatever_their_bytes(
+    pattern: str, group: int, text: str, expected: str
+) -> None:
+    action = {"type": "EXTRACT_REGEX", "field": "planCuotas", "source": "descripcionCupon"}
+    rules = [a_rule(actions=[{**action, "pattern": pattern, "group": group}])]
+    outcome = apply(rules, a_line(descripcionCupon=text, planCuotas="previo"))
+    assert outcome.record["planCuotas"] == expected
