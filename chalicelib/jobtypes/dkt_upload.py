@@ -14,9 +14,10 @@ from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import UploadPath
-from chalicelib.core.errors import FileTooLarge
+from chalicelib.core.errors import FileTooLarge, TooManyActiveJobs
 from chalicelib.core.models import Job, JobStatus, JobType, Staged
 from chalicelib.engine import lifecycle
+from chalicelib.stores import active_slots
 
 CODIGO_TARJETA = re.compile(r"^[A-Z0-9]{2,12}$")
 # A file dropped in the bucket names its card as documented (README): in its folder,
@@ -79,7 +80,9 @@ def _job_for_upload(path: UploadPath, sequencer: str, services: Services) -> Job
     except PutError as exc:
         if not condition_failed(exc):
             raise
-        return lifecycle.get(job_id)
+        # A repeated event: the first may have died before taking the slot.
+        job = lifecycle.get(job_id)
+        return job if job is None or _holds_a_slot(job, services) else None
     if not CODIGO_TARJETA.match(codigo):
         lifecycle.fail(
             job,
@@ -92,7 +95,31 @@ def _job_for_upload(path: UploadPath, sequencer: str, services: Services) -> Job
             clock=services.clock,
         )
         return None
-    return job
+    return job if _holds_a_slot(job, services) else None
+
+
+def _holds_a_slot(job: Job, services: Services) -> bool:
+    """Takes the user's active-import slot for a dropped file's job, as a create through
+    the API does (the same limit, under the same races); a user with every slot held
+    gets the job FAILED, with the file kept so that a retry can import it later."""
+    if job.job_status is not JobStatus.QUEUED:
+        return True  # past the start, or ended: nothing to hold
+    owner = Identity(user_id=job.user_id, tenant_id=job.tenant_id)
+    limit = services.settings.max_active_jobs_per_user
+    try:
+        active_slots.take(owner, job.id, limit, clock=services.clock)
+    except TooManyActiveJobs as exc:
+        lifecycle.fail(
+            job,
+            exc.code,
+            f"Ya tiene {limit} importaciones en curso. El archivo quedó guardado: "
+            "reintente esta importación cuando termine alguna.",
+            staged=Staged.NONE,
+            fenced=False,
+            clock=services.clock,
+        )
+        return False
+    return True
 
 
 def _codigo_from_filename(filename: str) -> str | None:

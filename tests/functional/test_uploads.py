@@ -133,3 +133,30 @@ def test_presigned_post_upload_is_what_the_worker_reads(api: Api, pump: Pump) ->
     job = import_file(api, pump, data)
     assert job["status"] == "COMPLETED"
     assert job["totalItems"] == 40
+
+
+def test_dropped_files_count_against_the_users_active_import_limit(api: Api, pump: Pump) -> None:
+    # GIVEN Ana with 4 imports waiting for their files (the limit is 5)
+    waiting = [api.create_import(size=10).json_body["job"]["id"] for _ in range(4)]
+    # WHEN two files land in her folder at once
+    s3 = boto3.client("s3")
+    for codigo in ("VISACORP", "AMEXCORP"):
+        s3.put_object(
+            Bucket=BUCKET, Key=f"uploads/acme/ana/{codigo}/abril.dkt", Body=generate_bytes(40)
+        )
+    pump.drain(only="dkt-jobs-uploads")
+    # THEN one takes the fifth slot, the other fails saying why, its file kept
+    dropped = [job for job in jobs_of(api) if job["id"] not in waiting]
+    by_status = {str(job["status"]): job for job in dropped}
+    assert sorted(by_status) == ["FAILED", "QUEUED"]
+    refused = by_status["FAILED"]
+    assert refused["error"]["code"] == "TOO_MANY_ACTIVE_JOBS"
+    assert "quedó guardado" in str(refused["message"])
+    assert api.create_import(size=10).status_code == 429
+    # AND once a slot is free, retrying the refused one imports its file
+    assert api.cancel(waiting[0]).status_code == 200
+    assert api.post(f"/api/jobs/{refused['id']}/retry").status_code == 202
+    pump.drain()
+    done = api.job(str(refused["id"]))
+    assert done["status"] == "COMPLETED"
+    assert done["processedItems"] == 40
