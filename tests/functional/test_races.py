@@ -186,6 +186,33 @@ def test_a_retry_right_after_file_changed_waits_for_the_discard_then_starts_over
     assert stored_line_numbers(job_id) == list(range(1, LINES + 31))
 
 
+def test_a_deferred_retry_survives_a_worker_dying_as_the_discard_ends(
+    api: Api, aws: QueueUrls
+) -> None:
+    # GIVEN a FILE_CHANGED import still discarding, and a retry the user asked for meanwhile
+    faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
+    created = create_and_upload(api, generate_bytes(LINES, seed=76))
+    job_id = created.json_body["job"]["id"]
+    run_first_invocations(pump)
+    while (
+        Job.get(job_id).checkpoint.phase != Phase.IMPORT or api.job(job_id)["processedItems"] < 300
+    ):
+        pump.poll_once(only="dkt-jobs-work")
+    upload(created.json_body["upload"], generate_bytes(LINES + 30, seed=77))
+    while api.job(job_id)["status"] != "FAILED":
+        pump.poll_once(only="dkt-jobs-work")
+    assert api.post(f"/api/jobs/{job_id}/retry").status_code == 202
+    # WHEN the worker dies right after the last discard chunk, as it looks at the new file
+    crash = faults.crash_at("before-call.s3.HeadObject", 1)
+    job = run_until_settled(api, pump, job_id)
+    # THEN the retry still happens: on the new file, every line once
+    assert crash.fired
+    assert job["status"] == "COMPLETED", job
+    assert job["result"]["linesImported"] == LINES + 30
+    assert stored_line_numbers(job_id) == list(range(1, LINES + 31))
+
+
 def test_a_lote_changed_under_a_commit_fails_the_import_cleanly(api: Api, aws: QueueUrls) -> None:
     # GIVEN an import whose lote another writer changes right as it commits
     faults = FaultInjector().install()
