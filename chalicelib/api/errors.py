@@ -19,6 +19,7 @@ from chalicelib.core.errors import (
     Unauthenticated,
 )
 from chalicelib.core.redact import redact
+from chalicelib.dkt.text import clipped
 
 # Looked up along the exception's class hierarchy, so a new subclass of JobNotFound is a
 # 404 without an entry of its own; DomainError itself is the caller's fault, hence 400.
@@ -65,9 +66,14 @@ def status_of(exc: DomainError) -> int:
     return 400  # unreachable: DomainError is in the table
 
 
+# The longest message the API writes is about 250 characters; past this one it is quoting.
+MAX_MESSAGE_LENGTH = 500
+
+
 def error_response(status: int, code: str, message: str) -> Response:
     """The one way out for an error: whatever user text the message quotes, redacted."""
-    body = ErrorBody(code=code, message=redact(message))
+    # Redacted first: a cut card number would no longer look like one.
+    body = ErrorBody(code=code, message=clipped(redact(message), MAX_MESSAGE_LENGTH))
     return Response(
         body=body.model_dump(by_alias=True, mode="json"),
         status_code=status,

@@ -52,7 +52,8 @@ class CreateImportRequest(Request):
     }
 
     codigo_tarjeta: str = Field(min_length=2, max_length=12, pattern=r"^[A-Za-z0-9]{2,12}$")
-    filename: str = Field(min_length=1, max_length=255)
+    # A name to show: any text but control characters (the object key is made safe apart).
+    filename: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
     size: int | None = Field(default=None, strict=True)
     content: str | None = None  # base64 of the file, for small files
     skip_invalid_lines: StrictBool = False

@@ -57,6 +57,8 @@ class Request(ApiModel):
         location = ".".join(str(part) for part in error["loc"])
         label = cls.labels.get(location, location)
         kind = error["type"]
+        if kind in ("model_type", "model_attributes_type"):  # not an object at all
+            return "El cuerpo de la solicitud debe ser un objeto JSON."
         if kind == "missing":
             return f"Falta el campo {label} ({location})."
         if kind == "extra_forbidden":
@@ -91,7 +93,7 @@ def parse_json(model: type[R], raw: str | bytes | None) -> R:
     if not raw:
         raise InvalidRequest("Falta el cuerpo de la solicitud (JSON).")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidRequest("El cuerpo de la solicitud no es JSON válido.", str(exc)) from exc
     if depth(data) > MAX_JSON_DEPTH:
@@ -107,6 +109,11 @@ def parse_json(model: type[R], raw: str | bytes | None) -> R:
             "lone surrogate",
         ) from exc
     return parse(model, data)
+
+
+def _not_json(constant: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON has not (nor DynamoDB, nor the page).
+    raise ValueError(f"{constant} is not JSON")
 
 
 def depth(data: Any) -> int:

@@ -6,6 +6,8 @@ person at the screen; `str(exc)` is the English detail for logs.
 
 from __future__ import annotations
 
+from chalicelib.dkt.text import clipped
+
 
 class DomainError(Exception):
     """Base of the errors a caller of the API can cause."""
@@ -59,7 +61,7 @@ class LookupNotFound(DomainError):
     code = "LOOKUP_NOT_FOUND"
 
     def __init__(self, name: str) -> None:
-        shown = name[:64]  # a path parameter: never echo more than a valid name can be
+        shown = clipped(name)  # a path parameter: never echo more than a valid name can be
         super().__init__(f"lookup table {shown} not found", f"No existe la tabla {shown}.")
 
 

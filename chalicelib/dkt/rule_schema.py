@@ -37,7 +37,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from chalicelib.dkt import patterns
-from chalicelib.dkt.text import as_number
+from chalicelib.dkt.text import as_number, clipped, quoted
 
 
 class Operator(StrEnum):
@@ -105,10 +105,10 @@ def _scalar(value: object) -> str:
     if value is None:
         raise _invalid("falta el valor")
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _invalid(f"se esperaba texto o número, no {value!r}")
+        raise _invalid(f"se esperaba texto o número, no {quoted(value)}")
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise _invalid(f"número inválido {value!r}")
+            raise _invalid(f"número inválido {quoted(value)}")
         return format(Decimal(repr(value)), "f")
     return str(value)
 
@@ -231,7 +231,7 @@ class ExtractRegexAction(_Model):
                 f"el patrón no tiene el grupo {group} (el grupo 0 es todo el texto hallado)"
             )
         if isinstance(group, str) and group not in compiled.groupindex:
-            raise _invalid(f"el patrón no tiene el grupo {group!r}")
+            raise _invalid(f"el patrón no tiene el grupo {quoted(group)}")
         return group
 
 
@@ -283,12 +283,12 @@ def _spanish(error: ErrorDetails) -> str:
         return str(ctx["detalle"])
     expected = str(ctx.get("expected", ""))
     if kind == "enum" and loc[-1] == "op":
-        return f"operador desconocido {given!r}"
+        return f"operador desconocido {quoted(given)}"
     messages = {
         "missing": "falta este campo",
         "extra_forbidden": "campo no permitido",
-        "enum": f"valor desconocido {given!r} (se espera {expected.replace(' or ', ' o ')})",
-        "union_tag_invalid": f"tipo de acción desconocido {ctx.get('tag')!r}",
+        "enum": f"valor desconocido {quoted(given)} (se espera {expected.replace(' or ', ' o ')})",
+        "union_tag_invalid": f"tipo de acción desconocido {quoted(ctx.get('tag'))}",
         "union_tag_not_found": "falta el tipo de acción",
         "string_type": "debe ser texto",
         "string_too_short": "no puede estar vacío",
@@ -305,7 +305,7 @@ def _spanish(error: ErrorDetails) -> str:
 
 
 def _rule_error(index: int, code: str | None, field: str, detail: str) -> RuleSetError:
-    who = f"regla {code}" if code else f"regla #{index + 1}"
+    who = f"regla {clipped(code)}" if code else f"regla #{index + 1}"
     return RuleSetError(f"{who}: {field}: {detail}", rule_index=index, rule_code=code, field=field)
 
 
@@ -326,13 +326,14 @@ def _parse_lookups(lookups: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[s
     for name, table in lookups.items():
         if not isinstance(table, Mapping):
             raise RuleSetError(
-                f"tabla {name}: debe ser un objeto clave -> valor", field=f"lookups.{name}"
+                f"tabla {clipped(name)}: debe ser un objeto clave -> valor",
+                field=f"lookups.{clipped(name)}",
             )
         try:
             tables[str(name)] = {str(key).strip(): _scalar(value) for key, value in table.items()}
         except PydanticCustomError as exc:
-            detail = f"tabla {name}: {exc.message()}"
-            raise RuleSetError(detail, field=f"lookups.{name}") from exc
+            detail = f"tabla {clipped(name)}: {exc.message()}"
+            raise RuleSetError(detail, field=f"lookups.{clipped(name)}") from exc
     return tables
 
 
@@ -344,8 +345,8 @@ def _check_references(
     def known(path: str, name: str) -> None:
         if name not in fields:
             close = difflib.get_close_matches(name, fields, n=1)
-            hint = f" (¿quiso decir {close[0]!r}?)" if close else ""
-            raise _rule_error(index, rule.code, path, f"campo desconocido {name!r}{hint}")
+            hint = f" (¿quiso decir {quoted(close[0])}?)" if close else ""
+            raise _rule_error(index, rule.code, path, f"campo desconocido {quoted(name)}{hint}")
 
     for i, condition in enumerate(rule.conditions):
         known(f"conditions[{i}].field", condition.field)
@@ -353,7 +354,7 @@ def _check_references(
         if isinstance(action, ExtractRegexAction | LookupAction):
             known(f"actions[{i}].source", action.source)
         if isinstance(action, LookupAction) and action.table not in tables:
-            detail = f"tabla de búsqueda desconocida {action.table!r}"
+            detail = f"tabla de búsqueda desconocida {quoted(action.table)}"
             raise _rule_error(index, rule.code, f"actions[{i}].table", detail)
 
 

@@ -146,3 +146,44 @@ def test_a_catastrophic_regex_in_a_rules_test_answers_at_once(api: Api) -> None:
 
     assert response.status_code == 200, response.body
     assert [result["fired"] for result in response.json_body["results"]] == [[], ["R"]]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+@pytest.mark.parametrize("body", ["[1, 2]", '"texto"', "null", "7"])
+def test_a_body_that_is_not_an_object_says_so(api: Api, method: str, path: str, body: str) -> None:
+    response = api.client.http.request(method, path, headers=api._headers(), body=body.encode())
+    assert response.status_code == 400
+    message = in_api_shape(response)["message"]
+    assert "()" not in message  # it said "El campo  () no es válido."
+    assert "objeto" in message or message.startswith("Envíe {")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(api: Api, constant: str) -> None:
+    condition = f'{{"field": "importe", "op": "GT", "value": {constant}}}'
+    body = f'{{"rules": [{{"code": "R1", "name": "x", "conditions": [{condition}]}}]}}'
+    response = api.client.http.request(
+        "PUT", "/api/rules", headers=api._headers(), body=body.encode()
+    )
+    assert response.status_code == 400
+    assert in_api_shape(response)["message"] == "El cuerpo de la solicitud no es JSON válido."
+    assert api.get("/api/rules").json_body["rules"] == []
+
+
+@pytest.mark.parametrize("name", ["abril\x00.dkt", "abril\n.dkt", "\x1b[31mabril.dkt"])
+def test_a_file_name_with_control_characters_is_refused(api: Api, name: str) -> None:
+    response = api.create_import(filename=name, size=10)
+    assert response.status_code == 400
+    assert "filename" in in_api_shape(response)["message"]
+
+
+def test_a_message_quotes_at_most_64_characters_of_what_the_caller_sent(api: Api) -> None:
+    long_code = "R" * 3_000
+    rules = {"rules": [{"code": long_code, "name": "x", "conditions": [], "actions": [{}]}]}
+    message = in_api_shape(api.put("/api/rules", rules))["message"]
+    assert "R" * 63 in message and "R" * 64 not in message
+    assert len(message) < 200
+    op = {"field": "importe", "op": "X" * 3_000, "value": 1}
+    rules = {"rules": [{"code": "R1", "name": "x", "conditions": [op], "actions": []}]}
+    message = in_api_shape(api.put("/api/rules", rules))["message"]
+    assert "X" * 64 not in message and len(message) < 200

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from chalicelib.api.schema import depth
 from chalicelib.core.redact import card_numbers, luhn_valid, redact
+from chalicelib.dkt.text import clipped, quoted
 
 
 def with_check_digit(body: str) -> str:
@@ -58,3 +59,23 @@ def test_depth_of_a_very_deep_value_does_not_recurse() -> None:
     for _ in range(100_000):
         deep = [deep]
     assert depth(deep) == 100_001
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("R" * 100, "R" * 63 + "…"),
+        ("x" * 60 + "4539578763621486", "x" * 60 + "…"),  # never a card's head alone
+        ("x" * 50 + "4539 5787 6362 1486 77", "x" * 50 + "…"),
+        ("corto", "corto"),
+    ],
+)
+def test_clipped_cuts_at_the_limit_but_never_inside_a_run_of_digits(
+    text: str, expected: str
+) -> None:
+    assert clipped(text) == expected
+
+
+@given(st.text(max_size=300))
+def test_a_quote_is_never_longer_than_its_limit(text: str) -> None:
+    assert len(quoted(text)) <= 64 and len(clipped(text)) <= 64
