@@ -191,9 +191,11 @@ def create_import_once(
         key_prefix="dkt-import",
     )
     def create(payload: dict[str, Any]) -> dict[str, Any]:
-        # Stored as the JSON the API answers, so a repeat answers exactly the same.
+        nonlocal first
+        first = True
         return create_import(owner, request, services).model_dump(by_alias=True, mode="json")
 
+    first = False
     payload = {
         "key": f"{owner.tenant_id}/{owner.user_id}/{idempotency_key}",
         # Wire names: a record stored before the fields were renamed still matches.
@@ -211,4 +213,19 @@ def create_import_once(
             "Idempotency-Key request still in progress",
             "Una solicitud con esta Idempotency-Key todavía está en curso.",
         ) from exc
-    return CreatedImport.model_validate(result)
+    created = CreatedImport.model_validate(result)
+    return created if first else _replayed(created, services)
+
+
+def _replayed(stored: CreatedImport, services: Services) -> CreatedImport:
+    """A repeated create: the job as it is now and, while it still waits for its file, a
+    new upload form (the stored one expired UPLOAD_URL_TTL_S after the first answer, and
+    the key is kept for 24 h), the wait for the file restarted with it."""
+    job = lifecycle.get(stored.job.id)
+    if job is None:
+        return stored  # past the job's TTL: nothing newer to say
+    if stored.upload is None or not lifecycle.renew_upload_window(job, clock=services.clock):
+        return CreatedImport(job=JobView.of(job), upload=None)
+    ttl = services.settings.upload_url_ttl_s
+    form = services.store.presigned_post(stored.upload.key, stored.upload.max_size, ttl)
+    return CreatedImport(job=JobView.of(job), upload=UploadForm.of(form))

@@ -253,6 +253,19 @@ def prepare_retry(
     return message_for(job)
 
 
+def renew_upload_window(job: Job, *, clock: Clock = SYSTEM_CLOCK) -> bool:
+    """Restarts the wait for a QUEUED job's file (a new upload form was handed out: the
+    sweeper's window counts from now); False if the file arrived or the job moved on."""
+    now = clock.now()
+    return update_if(
+        job,
+        [Job.heartbeat_at.set(now), Job.updated_at.set(now)],
+        (Job.status == JobStatus.QUEUED)
+        & Job.upload_key.exists()
+        & Job.file_size.does_not_exist(),
+    )
+
+
 def record_upload(job: Job, size: int, etag: str, *, clock: Clock = SYSTEM_CLOCK) -> bool:
     """Notes the arrived file's size and ETag (every read is pinned to that version);
     False if it was already noted (a repeated S3 event)."""

@@ -6,13 +6,19 @@ import base64
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import jwt
 import pytest
-from support import TEST_SECRET, Api, start_import, token_for
+from support import TEST_SECRET, Api, start_import, token_for, upload
 
+from chalicelib import runtime
 from chalicelib.adapters.auth import LOCAL_AUDIENCE, LOCAL_ISSUER
+from chalicelib.core.clock import utcnow
+from chalicelib.engine import sweeper
 from localdev.dktgen import generate_bytes
+from localdev.pump import Pump
 from localdev.tokens import issue_local_token
 
 MAX_FILE_SIZE = 50 * 1024 * 1024
@@ -249,3 +255,41 @@ def test_idempotency_key_returns_the_first_job_for_a_repeat(api: Api) -> None:
     assert other.status_code == 409
     assert other.json_body["code"] == "IDEMPOTENCY_CONFLICT"
     assert len(api.get("/api/jobs").json_body["jobs"]) == 1
+
+
+def policy_expiration(form: dict[str, Any]) -> str:
+    return str(json.loads(base64.b64decode(form["fields"]["policy"]))["expiration"])
+
+
+def test_a_repeated_create_hands_out_a_new_upload_form_and_restarts_the_wait(
+    api: Api, pump: Pump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an import created with an Idempotency-Key, whose upload form lasts 1 s
+    monkeypatch.setenv("UPLOAD_URL_TTL_S", "1")
+    runtime.reset()
+    data = generate_bytes(300, seed=12)
+    body = {"codigoTarjeta": "ICBCVC", "filename": "a.dkt", "size": len(data)}
+    headers = {"Idempotency-Key": "retry-after-a-dropped-connection"}
+    first = api.post("/api/jobs/dkt-import", body, headers).json_body
+    created_at = utcnow()
+    time.sleep(1.5)  # the first form has expired
+    # WHEN the client repeats the request (its connection dropped before it saw the answer)
+    again = api.post("/api/jobs/dkt-import", body, headers).json_body
+    # THEN it gets the same job with a form that expires later, for the same object
+    assert again["job"]["id"] == first["job"]["id"]
+    assert again["upload"]["key"] == first["upload"]["key"]
+    assert policy_expiration(again["upload"]) > policy_expiration(first["upload"])
+    # AND the wait for the file counts from the repeat: past the first window, not expired
+    services = runtime.services()
+    window = timedelta(seconds=1) + sweeper.UPLOAD_GRACE
+    sweeper.sweep(services, created_at + window + timedelta(seconds=0.5))
+    assert api.job(first["job"]["id"])["status"] == "QUEUED"
+    # AND the file sent with the new form is imported
+    upload(again["upload"], data)
+    pump.drain()
+    assert api.job(first["job"]["id"])["processedItems"] == 300
+    # AND a repeat after that answers the job as it is, with nothing left to upload
+    last = api.post("/api/jobs/dkt-import", body, headers)
+    assert last.status_code == 201
+    assert last.json_body["job"]["status"] == "COMPLETED"
+    assert last.json_body["upload"] is None
