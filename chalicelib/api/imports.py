@@ -184,6 +184,8 @@ def create_import_once(
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
 
+    first = False  # set by create(): False when the answer is the stored one
+
     @idempotent_function(  # type: ignore[untyped-decorator]
         data_keyword_argument="payload",
         persistence_store=persistence,
@@ -195,7 +197,6 @@ def create_import_once(
         first = True
         return create_import(owner, request, services).model_dump(by_alias=True, mode="json")
 
-    first = False
     payload = {
         "key": f"{owner.tenant_id}/{owner.user_id}/{idempotency_key}",
         # Wire names: a record stored before the fields were renamed still matches.

@@ -260,9 +260,7 @@ def renew_upload_window(job: Job, *, clock: Clock = SYSTEM_CLOCK) -> bool:
     return update_if(
         job,
         [Job.heartbeat_at.set(now), Job.updated_at.set(now)],
-        (Job.status == JobStatus.QUEUED)
-        & Job.upload_key.exists()
-        & Job.file_size.does_not_exist(),
+        (Job.status == JobStatus.QUEUED) & Job.upload_key.exists() & Job.file_size.does_not_exist(),
     )
 
 
