@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from bench.moto_server import environment, moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (4_000, 40_000)
@@ -39,23 +39,9 @@ def _peak_rss_kib() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def _environment(endpoint: str) -> dict[str, str]:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from environment import TEST_ENV
-
-    return {
-        **TEST_ENV,
-        "AWS_ENDPOINT_URL": endpoint,
-        "WORK_QUEUE_URL": f"{endpoint}/123456789012/dkt-jobs-work",
-        # 200,000 lines are ~60 MB, past the 50 MB default (DESIGN.md: the default must
-        # fit 1,000,000 lines; until it does, the bench sets it).
-        "MAX_FILE_SIZE": str(400 * 1024 * 1024),
-    }
-
-
 def worker(endpoint: str, job_id: str) -> None:
     """Child process: run the job's first work message to the end, report memory."""
-    os.environ.update(_environment(endpoint))
+    os.environ.update(environment(endpoint))
     import tracemalloc
 
     from chalicelib import runtime
@@ -128,18 +114,8 @@ def prepare(endpoint: str, lines: int) -> str:
 
 def measure(sizes: tuple[int, ...] = SIZES) -> dict[int, dict[str, int]]:
     """For each size, the worker's memory importing a file of that many lines."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(2)
-        os.environ.update(_environment(endpoint))
+    with moto_server() as endpoint:
+        os.environ.update(environment(endpoint))
         from chalicelib import runtime
         from chalicelib.core.settings import get_settings
         from localdev.resources import create_resources
@@ -158,13 +134,6 @@ def measure(sizes: tuple[int, ...] = SIZES) -> dict[int, dict[str, int]]:
             if child.returncode != 0:
                 raise RuntimeError(f"worker for {lines} lines failed:\n{child.stderr[-3000:]}")
             results[lines] = json.loads(child.stdout.strip().splitlines()[-1])
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # a busy server holding 200,000 lines may linger
-            server.kill()
-            server.wait(timeout=30)
     return results
 
 

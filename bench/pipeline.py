@@ -39,7 +39,8 @@ def setup_environment() -> None:
 
 @dataclass
 class Backend:
-    """One in-process moto with the service's resources, emptied between runs."""
+    """moto with the service's resources: in-process (emptied between runs), or a moto
+    server in another process (`on_server`; each run imports its own lote)."""
 
     state: Any
     urls: Any
@@ -48,22 +49,26 @@ class Backend:
 
     @classmethod
     def start(cls) -> Backend:
-        import boto3
         from moto_state import MotoState
 
         state = MotoState()
         urls = state.start()
-        raw = {name: boto3.client(name) for name in ("dynamodb", "sqs", "s3")}
-        schemas: dict[str, str] = {}
-        for table in raw["dynamodb"].list_tables()["TableNames"]:
-            keys = raw["dynamodb"].describe_table(TableName=table)["Table"]["KeySchema"]
-            ordered = sorted(keys, key=lambda key: key["KeyType"])  # HASH before RANGE
-            schemas[table] = ordered[0]["AttributeName"]
-            schemas[f"{table}#keys"] = ",".join(key["AttributeName"] for key in ordered)
-        return cls(state, urls, raw, schemas)
+        return cls(state, urls, *_clients_and_schemas())
+
+    @classmethod
+    def on_server(cls) -> Backend:
+        """On the moto server AWS_ENDPOINT_URL points at (bench/moto_server.py)."""
+        from chalicelib import runtime
+        from chalicelib.core.settings import get_settings
+        from localdev.resources import create_resources
+
+        urls = create_resources(get_settings())
+        runtime.reset()
+        return cls(None, urls, *_clients_and_schemas())
 
     def empty(self) -> None:
-        self.state.empty()
+        if self.state is not None:
+            self.state.empty()
 
     def service_clients(self) -> list[Any]:
         """Every client the service sends requests with (built on first use, then kept)."""
@@ -91,6 +96,19 @@ class Backend:
         for page in self.raw["dynamodb"].get_paginator("scan").paginate(TableName=table):
             items += page["Items"]
         return items
+
+
+def _clients_and_schemas() -> tuple[dict[str, Any], dict[str, str]]:
+    import boto3
+
+    raw = {name: boto3.client(name) for name in ("dynamodb", "sqs", "s3")}
+    schemas: dict[str, str] = {}
+    for table in raw["dynamodb"].list_tables()["TableNames"]:
+        keys = raw["dynamodb"].describe_table(TableName=table)["Table"]["KeySchema"]
+        ordered = sorted(keys, key=lambda key: key["KeyType"])  # HASH before RANGE
+        schemas[table] = ordered[0]["AttributeName"]
+        schemas[f"{table}#keys"] = ",".join(key["AttributeName"] for key in ordered)
+    return raw, schemas
 
 
 def install_rules() -> None:
