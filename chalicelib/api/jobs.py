@@ -36,6 +36,8 @@ class JobView(ApiModel):
     error: dict[str, Any] | None
     error_count: int
     attempts: int
+    # When the service retries the job by itself (a FAILED job, transient failure).
+    next_retry_at: Timestamp | None
     cancel_requested: bool
     # DynamoDB gives back 12.0 as 12: both are kept as they come.
     rows_per_second: int | float | None
@@ -63,6 +65,7 @@ class JobView(ApiModel):
             error=job.error,
             error_count=int(job.error_count),
             attempts=int(job.attempts),
+            next_retry_at=job.next_retry_at if job.job_status is JobStatus.FAILED else None,
             cancel_requested=bool(job.cancel_requested),
             rows_per_second=job.rows_per_second,
             eta_seconds=None if job.eta_seconds is None else int(job.eta_seconds),

@@ -181,6 +181,8 @@ class Job(Model):
     cancel_requested = BooleanAttribute(default=False)
     # A retry asked for while the last attempt's lines were being discarded (retries.py).
     retry_requested = BooleanAttribute(null=True)
+    # When the sweeper retries a job that failed for a transient reason (retries.py).
+    next_retry_at = UTCDateTimeAttribute(null=True)
     checkpoint = Checkpoint(default=Checkpoint)
     rows_per_second = NumberAttribute(null=True)
     eta_seconds = NumberAttribute(null=True)

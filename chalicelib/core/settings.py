@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     upload_url_ttl_s: int = Field(15 * 60, ge=1, le=MAX_URL_TTL_S)
     max_active_jobs_per_user: int = Field(5, ge=1)
     max_attempts: int = Field(3, ge=1)
+    # A job that failed for a transient reason (dead letter, worker lost) is retried by
+    # the sweeper until it has had this many attempts (1: never), the n-th retry
+    # auto_retry_base_s * 2^(n-1) after the failure.
+    auto_retry_attempts: int = Field(3, ge=1, le=10)
+    auto_retry_base_s: int = Field(5 * 60, ge=0)
     max_reported_errors: int = Field(1_000, ge=1)
     job_ttl_days: int = Field(180, ge=1)
     # A watched job with no sign of life for this long is rescued by the sweeper. It must

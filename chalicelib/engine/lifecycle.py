@@ -10,7 +10,7 @@ the API's and the sweeper's transitions, and failing a job, which all three do.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
@@ -65,10 +65,14 @@ __all__ = [
     "owner_of",
     "prepare_retry",
     "record_upload",
+    "renew_upload_window",
     "request_cancel",
     "rescue",
     "starts_over",
 ]
+
+
+AUTOMATIC_RETRY_NOTE = " Se reintentará automáticamente."
 
 
 def new_job_id(new_id: IdGenerator = new_cuid) -> str:
@@ -217,6 +221,7 @@ def prepare_retry(
         Job.rescues.set(0),
         Job.cancel_requested.set(False),
         Job.retry_requested.remove(),
+        Job.next_retry_at.remove(),
         Job.error.remove(),
         Job.completed_at.remove(),
         Job.active_user_id.set(job.user_id),
@@ -306,17 +311,21 @@ def fail(
     details: dict[str, Any] | None = None,
     fenced: bool = True,
     error_count: int | None = None,
+    retry_at: datetime | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     """-> FAILED with a reason the user can read. Fenced when the worker decides it;
-    `staged` says what becomes of the lines the job staged."""
+    `staged` says what becomes of the lines the job staged; `retry_at`, when the sweeper
+    retries it by itself (retries.automatic_retry_at)."""
     error: dict[str, Any] = {"code": code, "message": message, **(details or {})}
     actions: list[Action] = [
         Job.status.set(JobStatus.FAILED.value),
-        Job.message.set(message),
+        Job.message.set(message + AUTOMATIC_RETRY_NOTE if retry_at else message),
         Job.error.set(error),
         *finished(clock.now()),
     ]
+    if retry_at is not None:
+        actions.append(Job.next_retry_at.set(retry_at))
     if staged is Staged.NONE:
         actions += [Job.sweep_shard.remove(), CHECKPOINT.phase.set(Phase.DONE.value)]
     elif staged is Staged.DISCARD:

@@ -7,16 +7,27 @@ on the job (`retry_requested`), and the delivery that ends the discard queues it
 (runner.py), starting over on the file as it is then (the point of retrying right after
 FILE_CHANGED). If that delivery is lost, the sweeper's last pass over the discard ends
 it again, and queues the retry then.
+
+Automatic retries: a job that failed for a transient reason (its work message failed
+every delivery, or its worker was lost too often) gets `next_retry_at` with the failure,
+AUTO_RETRY_BASE_S * 2^(n-1) after it for the n-th automatic retry, until it has had
+AUTO_RETRY_ATTEMPTS attempts; the sweeper retries it at its first pass after that time,
+from its checkpoint (its staged lines are kept). A data error (invalid lines, an
+existing lote, a changed file) is never retried by itself: it would fail again.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from chalicelib.adapters.services import Services
 from chalicelib.core.errors import JobConflict
 from chalicelib.core.models import DISCARDING_PHASES, Job, Phase
 from chalicelib.core.observability import logger
+from chalicelib.core.settings import Settings
 from chalicelib.engine import lifecycle
 from chalicelib.engine.guards import CHECKPOINT, update_if
+from chalicelib.engine.jobtype import JobKind
 
 DEFERRED_MESSAGE = (
     "Reintento pedido: comenzará en cuanto se terminen de descartar los registros del "
@@ -41,6 +52,36 @@ def retry(job: Job, services: Services) -> bool:
         )
     services.queue.send(lifecycle.prepare_retry(job, upload, clock=services.clock))
     return True
+
+
+# Failures that say nothing about the file: a retry may well succeed.
+TRANSIENT_CODES = frozenset({"PROCESSING_ERROR", "WORKER_LOST"})
+
+
+def retry_time(
+    job: Job, kind: type[JobKind], code: str, settings: Settings, now: datetime
+) -> datetime | None:
+    """When the sweeper should retry `job`, failing now with `code`; None: never by itself
+    (a data error, no attempts left, or a type that retries its own way)."""
+    attempts = int(job.attempts)
+    if code not in TRANSIENT_CODES or attempts >= settings.auto_retry_attempts:
+        return None
+    if kind.auto_retry_attempts:  # lote deletions: retried whatever failed them
+        return None
+    return now + timedelta(seconds=settings.auto_retry_base_s * 2 ** (attempts - 1))
+
+
+def retry_when_due(job: Job, services: Services, now: datetime) -> bool:
+    """The sweeper's automatic retry of a FAILED job whose `next_retry_at` has come; True
+    if it was queued. A retry that cannot be (its file is gone) is not tried again."""
+    if job.next_retry_at is None or now < job.next_retry_at:
+        return False
+    try:
+        return retry(job, services)
+    except JobConflict as exc:
+        logger.info("automatic retry refused", extra={"reason": str(exc)})
+        update_if(job, [Job.next_retry_at.remove()], Job.status == job.status)
+        return False
 
 
 def resume_deferred(job: Job, services: Services) -> None:

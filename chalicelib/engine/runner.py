@@ -18,6 +18,7 @@ from chalicelib.core.clock import SYSTEM_CLOCK
 from chalicelib.core.errors import CancelRequested, Fenced
 from chalicelib.core.models import DISCARDING_PHASES, Job, JobStatus, Phase, Staged
 from chalicelib.core.observability import logger, tracer
+from chalicelib.core.settings import get_settings
 from chalicelib.engine import checkpoints, lifecycle, registry, retries
 from chalicelib.engine.guards import count_final
 from chalicelib.engine.jobtype import Failed, Finished, JobKind
@@ -235,16 +236,19 @@ def fail_dead_letter(
         return False
     if message.seq != job.checkpoint.seq or message.attempt != job.attempts:
         return False
-    staged = (job_types or registry.installed()).kind_of(job.type).staged_on_failure(job)
+    kind = (job_types or registry.installed()).kind_of(job.type)
     cause = (job.last_error or "error").split(":", 1)[0]
+    clock = services.clock if services is not None else SYSTEM_CLOCK
+    settings = services.settings if services is not None else get_settings()
     try:
         lifecycle.fail(
             job,
             "PROCESSING_ERROR",
             "La importación se detuvo por un error interno que se repitió; puede reintentarla.",
-            staged=staged,
+            staged=kind.staged_on_failure(job),
             details={"cause": cause},
-            clock=services.clock if services is not None else SYSTEM_CLOCK,
+            retry_at=retries.retry_time(job, kind, "PROCESSING_ERROR", settings, clock.now()),
+            clock=clock,
         )
     except Fenced:
         return False

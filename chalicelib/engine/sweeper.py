@@ -21,7 +21,7 @@ from chalicelib.adapters.services import Services
 from chalicelib.core.errors import Fenced, JobConflict
 from chalicelib.core.models import SWEEP_SHARDS, Job, JobStatus, Phase
 from chalicelib.core.observability import logger
-from chalicelib.engine import lifecycle, registry
+from chalicelib.engine import lifecycle, registry, retries
 
 UPLOAD_GRACE = timedelta(minutes=5)
 
@@ -53,14 +53,15 @@ def sweep(
     returns what it did."""
     now = now or services.clock.now()
     settings = services.settings
-    context = _Context(services, job_types or registry.installed())
+    context = _Context(services, job_types or registry.installed(), now)
     windows = _Windows(
         stale_after=timedelta(seconds=settings.stale_after_s),
         upload=timedelta(seconds=settings.upload_url_ttl_s) + UPLOAD_GRACE,
         retry=timedelta(seconds=settings.retry_window_s),
     )
     report = SweepReport()
-    oldest_worth_a_look = now - min(windows.stale_after, windows.upload)
+    first_retry = timedelta(seconds=settings.auto_retry_base_s)
+    oldest_worth_a_look = now - min(windows.stale_after, windows.upload, first_retry)
     for shard in range(SWEEP_SHARDS):
         for key in Job.sweep.query(f"SWEEP#{shard}", Job.heartbeat_at <= oldest_worth_a_look):
             job = lifecycle.get(key.id)  # the index holds keys only; act on the job as it is now
@@ -80,6 +81,7 @@ def sweep(
 class _Context:
     services: Services
     job_types: registry.JobTypes
+    now: datetime
 
 
 def _sweep_one(
@@ -105,11 +107,24 @@ def _sweep_one(
             next_phase = Phase.VERIFY if phase is Phase.SETTLING else None
             services.queue.send(lifecycle.rescue(job, counts=False, phase=next_phase, clock=clock))
             report.discarding.append(job.id)
-    elif status is JobStatus.FAILED and (attempts := _auto_retry_attempts(job, context)):
+    elif status is JobStatus.FAILED:
+        _sweep_failed(job, quiet_for, windows, context, report)
+
+
+def _sweep_failed(
+    job: Job, quiet_for: timedelta, windows: _Windows, context: _Context, report: SweepReport
+) -> None:
+    """A FAILED job: its automatic retry when due; its staged lines discarded once the
+    retry window has closed."""
+    services, clock = context.services, context.services.clock
+    if job.next_retry_at is not None:
+        if retries.retry_when_due(job, services, context.now):
+            report.retried.append(job.id)
+    elif attempts := _auto_retry_attempts(job, context):
         if quiet_for >= windows.stale_after and int(job.attempts) < attempts:
             services.queue.send(lifecycle.prepare_retry(job, None, clock=clock))
             report.retried.append(job.id)
-    elif status is JobStatus.FAILED and phase is not Phase.DONE and quiet_for >= windows.retry:
+    elif Phase(job.checkpoint.phase) is not Phase.DONE and quiet_for >= windows.retry:
         services.queue.send(lifecycle.rescue(job, counts=False, phase=Phase.DISCARD, clock=clock))
         report.discarding.append(job.id)
 
@@ -124,11 +139,13 @@ def _rescue_or_fail(job: Job, context: _Context, report: SweepReport) -> None:
         services.queue.send(lifecycle.rescue(job, counts=True, clock=services.clock))
         report.rescued.append(job.id)
         return
+    kind = context.job_types.kind_of(job.type)
     lifecycle.fail(
         job,
         "WORKER_LOST",
         "El proceso dejó de avanzar varias veces; puede reintentarlo.",
-        staged=context.job_types.kind_of(job.type).staged_on_failure(job),
+        staged=kind.staged_on_failure(job),
+        retry_at=retries.retry_time(job, kind, "WORKER_LOST", services.settings, context.now),
         clock=services.clock,
     )
     report.failed.append(job.id)

@@ -382,3 +382,22 @@ def test_cognito_sign_in_uses_the_code_flow_with_pkce_and_no_token_in_the_url(
     page.get_by_role("button", name="Salir").click()
     page.wait_for_url(f"{hosted_ui}/logout**")
     assert parse_qs(urlparse(page.url).query)["logout_uri"] == [f"{stack_url}/"]
+
+
+def test_a_failed_job_says_when_it_retries_by_itself(signed_in_page: OpenPage) -> None:
+    # The page's own module, in the page, on jobs as the API returns them.
+    page = signed_in_page("hugo", "acme")
+    texts = page.evaluate(
+        """async () => {
+            const { messageText } = await import("./static/jobs.js");
+            const error = { code: "PROCESSING_ERROR", message: "Se detuvo por un error." };
+            const failed = { status: "FAILED", message: "x", error };
+            return [
+                messageText({ ...failed, nextRetryAt: "2026-12-03T15:05:00.000Z" }),
+                messageText({ ...failed, nextRetryAt: null }),
+            ];
+        }"""
+    )
+    # in the browser's zone (UTC here), dd/mm/aaaa hh:mm, 24-hour
+    assert texts[0] == "Se detuvo por un error. Se reintentará automáticamente el 03/12/2026 15:05."
+    assert texts[1] == "Se detuvo por un error."

@@ -222,6 +222,19 @@ class FaultInjector:
         self.triggers.append(trigger)
         return trigger
 
+    def break_line_writes_from(self, batch: int, times: int = 200) -> None:
+        """From the `batch`-th BatchWriteItem on, the next `times` ones fail (storage that
+        stays broken until `disarm`)."""
+
+        def always_fail() -> None:
+            raise Crash("DynamoDB keeps failing")
+
+        def break_storage() -> None:
+            for _ in range(times):
+                self.run_at("after-call.dynamodb.BatchWriteItem", 1, always_fail)
+
+        self.run_at("after-call.dynamodb.BatchWriteItem", batch, break_storage)
+
     def disarm(self) -> None:
         self.triggers.clear()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -273,16 +273,7 @@ def test_retry_after_a_failure_at_60_percent_resumes_there(api: Api, aws: QueueU
     faults = FaultInjector().install()
     pump = small_budget_pump(aws, faults)
     job_id = start_import(api, generate_bytes(1_000, seed=36))
-    batches_for_60_percent = 600 // 25
-
-    def break_storage() -> None:
-        def always_fail() -> None:
-            raise Crash("DynamoDB keeps failing")
-
-        for _ in range(50):
-            faults.run_at("after-call.dynamodb.BatchWriteItem", 1, always_fail)
-
-    faults.run_at("after-call.dynamodb.BatchWriteItem", batches_for_60_percent, break_storage)
+    faults.break_line_writes_from(600 // 25, times=50)
     # WHEN SQS gives up (maxReceiveCount) and dead-letters the message
     failed = run_until_settled(api, pump, job_id)
     assert failed["status"] == "FAILED"
@@ -342,6 +333,12 @@ def test_a_job_that_keeps_losing_its_worker_fails_out_of_attempts(api: Api, aws:
     assert job["status"] == "FAILED"
     assert job["error"]["code"] == "WORKER_LOST"
     assert "reintentarlo" in job["message"]
+    # ... a transient failure: the sweeper retries it by itself, and it then completes
+    assert job["nextRetryAt"] is not None
+    due = datetime.fromisoformat(job["nextRetryAt"].replace("Z", "+00:00")) + timedelta(seconds=1)
+    assert sweeper.sweep(runtime.services(), due).retried == [job_id]
+    assert run_until_settled(api, pump, job_id)["status"] == "COMPLETED"
+    assert stored_line_numbers(job_id) == list(range(1, LINES + 1))
 
 
 def test_an_upload_that_never_arrives_fails_when_the_window_closes(api: Api) -> None:

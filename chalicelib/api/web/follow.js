@@ -6,7 +6,15 @@ import { api, isSignedOut, markOffline } from "./api.js";
 import { $ } from "./dom.js";
 import { formatDuration, formatNumber } from "./format.js";
 import { loadHistory, openErrors, refreshHistoryRow } from "./history.js";
-import { FINAL, hasErrorReport, isRetryable, jobTitle, linesText, statusLabel } from "./jobs.js";
+import {
+  FINAL,
+  hasErrorReport,
+  isRetryable,
+  jobTitle,
+  linesText,
+  messageText,
+  statusLabel,
+} from "./jobs.js";
 import {
   addPending,
   announceFinal,
@@ -191,8 +199,7 @@ function renderFollowed({ job, el: node }) {
   bar.setAttribute("aria-valuetext", `${job.progress} %`);
   bar.setAttribute("aria-label", `Progreso: ${title}`);
   bar.querySelector(".bar-fill").style.width = `${job.progress}%`;
-  node.querySelector(".job-message").textContent =
-    job.status === "FAILED" && job.error?.message ? job.error.message : job.message ?? "";
+  node.querySelector(".job-message").textContent = messageText(job);
   node.querySelector(".job-lines").textContent = linesText(job);
   const rate = job.rowsPerSecond && !final ? Math.round(job.rowsPerSecond) : null;
   node.querySelector(".job-rate").textContent = rate ? `${formatNumber(rate)} líneas/s` : "—";

@@ -2,7 +2,15 @@
 
 const NUMBER = new Intl.NumberFormat("es-AR");
 const DECIMAL = new Intl.NumberFormat("es-AR", { maximumFractionDigits: 1 });
-const DATE_TIME = new Intl.DateTimeFormat("es-AR", { dateStyle: "short", timeStyle: "short" });
+// dd/mm/aaaa hh:mm, 24 h, as finance teams write it (es-AR's "short" is "3/12/26, 3:05 p. m.").
+const DATE_TIME = new Intl.DateTimeFormat("es-AR", {
+  day: "2-digit",
+  month: "2-digit",
+  year: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  hourCycle: "h23",
+});
 
 export function formatNumber(value) {
   return value == null ? "—" : NUMBER.format(value);
@@ -17,7 +25,11 @@ export function formatDuration(ms) {
 }
 
 export function formatDate(iso) {
-  return iso ? DATE_TIME.format(new Date(iso)) : "—";
+  if (!iso) return "—";
+  const part = Object.fromEntries(
+    DATE_TIME.formatToParts(new Date(iso)).map(({ type, value }) => [type, value]),
+  );
+  return `${part.day}/${part.month}/${part.year} ${part.hour}:${part.minute}`;
 }
 
 export function formatSize(bytes) {

@@ -4,7 +4,14 @@
 import { api, isSignedOut } from "./api.js";
 import { $, el } from "./dom.js";
 import { formatDate, formatNumber } from "./format.js";
-import { durationText, hasErrorReport, isRetryable, jobTitle, statusLabel } from "./jobs.js";
+import {
+  durationText,
+  hasErrorReport,
+  isRetryable,
+  jobTitle,
+  messageText,
+  statusLabel,
+} from "./jobs.js";
 import { showNotice } from "./notices.js";
 import { state } from "./state.js";
 
@@ -76,7 +83,7 @@ function historyRow(job) {
       : el("span", { className: "filename", textContent: p.filename ?? "—" }),
   );
   if (job.status === "FAILED" && job.error?.message) {
-    fileCell.append(el("span", { className: "sub", textContent: job.error.message }));
+    fileCell.append(el("span", { className: "sub", textContent: messageText(job) }));
   }
   const loteCell = el("td", {}, job.loteId ?? "—");
   if (job.loteDeleted) {

@@ -1,6 +1,6 @@
 // What a job of the API means for the page: whether it is over, and the texts that describe it.
 
-import { formatDuration, formatNumber } from "./format.js";
+import { formatDate, formatDuration, formatNumber } from "./format.js";
 
 export const FINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
 const STATUS_LABELS = {
@@ -29,6 +29,13 @@ export function hasErrorReport(job) {
 
 export function isRetryable(job) {
   return job.status === "FAILED" || job.status === "CANCELLED";
+}
+
+// What the user reads of a job's state: why it failed, and when it retries by itself.
+export function messageText(job) {
+  if (job.status !== "FAILED" || !job.error?.message) return job.message ?? "";
+  if (!job.nextRetryAt) return job.error.message;
+  return `${job.error.message} Se reintentará automáticamente el ${formatDate(job.nextRetryAt)}.`;
 }
 
 export function linesText(job) {

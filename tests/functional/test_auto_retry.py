@@ -1,0 +1,102 @@
+"""Automatic retry: a job that failed for a transient reason is retried by the sweeper,
+with backoff, up to a limit; a data error never is (engine/retries.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from faults import FaultInjector
+from support import (
+    Api,
+    import_file,
+    run_until_settled,
+    small_budget_pump,
+    start_import,
+    stored_line_numbers,
+)
+
+from chalicelib import runtime
+from chalicelib.engine import sweeper
+from localdev.dktgen import generate_bytes
+from localdev.pump import Pump
+from localdev.resources import QueueUrls
+
+
+def at(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def sweep_at(moment: datetime) -> sweeper.SweepReport:
+    return sweeper.sweep(runtime.services(), moment)
+
+
+def fail_for_good(api: Api, pump: Pump, job_id: str) -> dict[str, Any]:
+    job = run_until_settled(api, pump, job_id)
+    assert job["status"] == "FAILED" and job["error"]["code"] == "PROCESSING_ERROR"
+    return job
+
+
+def test_a_transient_failure_is_retried_by_itself_from_its_checkpoint(
+    api: Api, aws: QueueUrls
+) -> None:
+    # GIVEN an import whose storage fails for good at about 40%: dead-lettered, FAILED
+    faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
+    job_id = start_import(api, generate_bytes(1_000, seed=91))
+    faults.break_line_writes_from(400 // 25)
+    failed = fail_for_good(api, pump, job_id)
+    # THEN the user is told it will be retried, and when
+    assert failed["message"].endswith("Se reintentará automáticamente.")
+    due = at(failed["nextRetryAt"])
+    assert due - at(failed["completedAt"]) == timedelta(minutes=5)  # the first: base * 2^0
+    # WHEN the sweeper passes before that time, nothing happens; after it, the job retries
+    faults.disarm()
+    assert sweep_at(due - timedelta(seconds=1)).retried == []
+    assert sweep_at(due + timedelta(seconds=1)).retried == [job_id]
+    retried = api.job(job_id)
+    assert retried["status"] == "QUEUED" and retried["nextRetryAt"] is None
+    job = run_until_settled(api, pump, job_id)
+    # AND it completes, every line once, in its second attempt
+    assert job["status"] == "COMPLETED"
+    assert job["attempts"] == 2
+    assert stored_line_numbers(job_id) == list(range(1, 1_001))
+
+
+def test_automatic_retries_back_off_and_stop_at_the_limit(
+    api: Api, aws: QueueUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN at most 3 attempts, and storage that never comes back
+    monkeypatch.setenv("AUTO_RETRY_ATTEMPTS", "3")
+    runtime.reset()
+    faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
+    job_id = start_import(api, generate_bytes(200, seed=92))
+    faults.break_line_writes_from(1)
+    waits = []
+    for _ in range(3):
+        failed = fail_for_good(api, pump, job_id)
+        if failed["nextRetryAt"] is None:
+            break
+        waits.append(at(failed["nextRetryAt"]) - at(failed["completedAt"]))
+        faults.break_line_writes_from(1)
+        assert sweep_at(at(failed["nextRetryAt"]) + timedelta(seconds=1)).retried == [job_id]
+    # THEN it waited 5, then 10 minutes, and after its third attempt it stays FAILED
+    assert waits == [timedelta(minutes=5), timedelta(minutes=10)]
+    assert failed["attempts"] == 3
+    assert failed["nextRetryAt"] is None
+    assert "automáticamente" not in failed["message"]
+    assert sweep_at(at(failed["completedAt"]) + timedelta(days=1)).retried == []
+    # AND the user can still retry it by hand
+    faults.disarm()
+    assert api.post(f"/api/jobs/{job_id}/retry").status_code == 202
+    assert run_until_settled(api, pump, job_id)["status"] == "COMPLETED"
+
+
+def test_a_data_error_is_never_retried_by_itself(api: Api, pump: Pump) -> None:
+    data = generate_bytes(50, seed=93).replace(b"\n", b"\nnot a dkt line\n", 1)
+    job = import_file(api, pump, data)
+    assert job["status"] == "FAILED"
+    assert job["nextRetryAt"] is None
+    assert sweep_at(at(job["completedAt"]) + timedelta(days=1)).retried == []
