@@ -19,6 +19,7 @@ from typing import Any
 import requests
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from localdev.tokens import DEV_JWT_SECRET, issue_local_token
 
@@ -80,22 +81,54 @@ def upload(presigned: dict[str, Any], path: Path) -> None:
 def follow(client: ApiClient, job_id: str, interval_s: float) -> dict[str, Any]:
     """Polls the job until it is final, with a progress bar; returns the final job."""
     columns = (
-        TextColumn("[bold]{task.fields[status]:<10}"),
-        BarColumn(),
+        TextColumn("[bold]{task.fields[status]:<10}", table_column=Column(no_wrap=True)),
+        BarColumn(bar_width=20),
         TaskProgressColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.fields[speed]}", table_column=Column(no_wrap=True)),
+        TextColumn("{task.description}", table_column=Column(no_wrap=True)),
     )
     with Progress(*columns, console=console) as bar:
-        task = bar.add_task("", total=100, status="QUEUED")
+        task = bar.add_task("", total=100, status="QUEUED", speed="")
         while True:
             job: dict[str, Any] = client.job(job_id)
             bar.update(
-                task, completed=job["progress"], description=job["message"], status=job["status"]
+                task,
+                completed=job["progress"],
+                description=_fit(job["message"], console.width - FIGURES_WIDTH),
+                status=job["status"],
+                speed=speed_text(job),
             )
             if job["status"] in FINAL:
                 return job
             time.sleep(interval_s)
+
+
+# What the columns before the message take: status, bar, %, time, rate and ETA.
+FIGURES_WIDTH = 80
+
+
+def _fit(text: str, width: int) -> str:
+    """The message cut to what is left of the line (the figures come first)."""
+    width = max(width, 24)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def speed_text(job: dict[str, Any]) -> str:
+    """'1.234 líneas/s · faltan ≈ 12 s', as far as the job knows them ('' before it does)."""
+    parts = []
+    if job.get("rowsPerSecond"):
+        parts.append(f"{round(job['rowsPerSecond']):,} líneas/s".replace(",", "."))
+    if job.get("etaSeconds") is not None and job["status"] not in FINAL:
+        parts.append(f"faltan ≈ {_duration(int(job['etaSeconds']))}")
+    return " · ".join(parts)
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def _client(args: argparse.Namespace) -> ApiClient:
@@ -163,7 +196,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    for job in _client(args).jobs()["jobs"]:
+    jobs = _client(args).jobs()["jobs"]
+    if not jobs:
+        print("No tiene importaciones todavía.")
+    for job in jobs:
         print(f"{job['id']}  {job['status']:<10} {job['progress']:>3}%  {job['message']}")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -57,6 +58,7 @@ def test_cli_imports_an_18000_line_file_with_a_progress_bar(stack_url: str, tmp_
     assert "100%" in result.stderr
     assert "COMPLETED" in result.stderr
     assert "18.000 registros" in result.stderr
+    assert re.search(r"\d líneas/s", result.stderr)  # the job's rate, kept at the end
     job_id = result.stdout.strip().splitlines()[-1]
     # ... and the API agrees
     request = urllib.request.Request(
@@ -82,6 +84,15 @@ def test_cli_token_command_prints_a_token_the_stack_accepts(stack_url: str) -> N
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert json.load(response) == {"jobs": [], "nextCursor": None}
+    listed = subprocess.run(
+        [*CLI, "jobs", "--api", stack_url, "--token", token],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=clean_env(),
+        check=True,
+    )
+    assert listed.stdout.strip() == "No tiene importaciones todavía."
 
 
 def test_simultaneous_creates_of_one_user_never_pass_the_active_limit(stack_url: str) -> None:
