@@ -99,6 +99,9 @@ class PortInUse(SystemExit):
 
 def _require_free(port: int) -> None:
     with socket.socket() as probe:
+        # As the servers bind: a port whose last connections are in TIME_WAIT (a stack
+        # stopped a moment ago) is free to them, and must be to this probe too.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:

@@ -35,9 +35,10 @@ def _drain(stream: IO[str]) -> None:
 
 
 @contextmanager
-def running_stack(budget_ms: int) -> Iterator[str]:
-    """Starts `python -m localdev.stack` on free ports; yields the API's URL."""
-    api_port, aws_port = free_port(), free_port()
+def running_stack(budget_ms: int, ports: tuple[int, int] | None = None) -> Iterator[str]:
+    """Starts `python -m localdev.stack` on `ports` (API, AWS; free ones by default);
+    yields the API's URL."""
+    api_port, aws_port = ports or (free_port(), free_port())
     command = [sys.executable, "-m", "localdev.stack", "--api-port", str(api_port)]
     command += ["--aws-port", str(aws_port), "--budget-ms", str(budget_ms)]
     process = subprocess.Popen(

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_stack import ROOT, clean_env, running_stack
+from local_stack import ROOT, clean_env, free_port, running_stack
 
 from localdev.tokens import issue_local_token
 
@@ -122,3 +122,25 @@ def test_simultaneous_creates_of_one_user_never_pass_the_active_limit(stack_url:
     unknown = requests.get(f"{stack_url}/api/nope", headers=headers, timeout=10)
     assert unknown.status_code == 404
     assert unknown.json() == {"code": "NOT_FOUND", "message": "La ruta solicitada no existe."}
+
+
+def test_a_stack_stopped_a_moment_ago_can_start_again_on_the_same_ports() -> None:
+    # GIVEN a stack that served requests (its connections linger in TIME_WAIT once stopped)
+    ports = (free_port(), free_port())
+    token = issue_local_token("elsa", "demo")
+    body = {"codigoTarjeta": "ICBCVC", "filename": "abril.dkt", "size": 100}
+    with running_stack(5_000, ports) as url:
+        request = urllib.request.Request(
+            f"{url}/api/jobs/dkt-import",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201
+    # WHEN it is started again at once, THEN it serves (it said "Port ... in use" for a minute)
+    with running_stack(5_000, ports) as url:
+        request = urllib.request.Request(
+            f"{url}/api/jobs", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.load(response) == {"jobs": [], "nextCursor": None}  # in memory: gone
