@@ -111,13 +111,16 @@ def add_completion(
     result: dict[str, Any],
     message: str,
     *,
+    error_count: int = 0,
     clock: Clock = SYSTEM_CLOCK,
 ) -> None:
-    """PROCESSING -> COMPLETED inside `transaction` (committed together with the type's work)."""
+    """PROCESSING -> COMPLETED inside `transaction` (committed together with the type's
+    work); `error_count`: the lines it skipped as invalid, as its error report lists them."""
     total = int(job.total_items or 0)
     transaction.update(
         job,
         actions=[
+            Job.error_count.set(error_count),
             Job.status.set(JobStatus.COMPLETED.value),
             Job.progress.set(100),
             Job.processed_items.set(total),

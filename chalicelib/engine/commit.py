@@ -95,7 +95,12 @@ class _Tracked(TransactWrite):
 
 @contextmanager
 def completing(
-    job: Job, result: dict[str, Any], message: str, *, clock: Clock = SYSTEM_CLOCK
+    job: Job,
+    result: dict[str, Any],
+    message: str,
+    *,
+    error_count: int = 0,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Iterator[TransactWrite]:
     """A transaction that completes `job` (PROCESSING -> COMPLETED) with whatever the
     caller adds to it; committed when the block ends.
@@ -110,7 +115,7 @@ def completing(
     tx = _Tracked(connection=transaction_connection())
     try:
         with tx:
-            add_completion(tx, job, result, message, clock=clock)
+            add_completion(tx, job, result, message, error_count=error_count, clock=clock)
             yield tx
     except TransactWriteError as exc:
         if not transaction_cancelled(exc):

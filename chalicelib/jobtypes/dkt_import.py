@@ -358,7 +358,8 @@ class DktImport:
         replaced = before.job_id if before is not None else None
         follow_ups: list[Job] = []
         try:
-            with completing(job, result, message, clock=self._clock) as tx:
+            errors = int(state.get("errors", 0))
+            with completing(job, result, message, error_count=errors, clock=self._clock) as tx:
                 lotes.add_commit(tx, job, imported, state["totals"], replaced, clock=self._clock)
                 if replaced is not None and before is not None:
                     follow_ups.append(self._replaced_lines_cleanup(tx, job, before))

@@ -66,7 +66,10 @@ def test_same_file_with_skip_invalid_lines_imports_the_rest(api: Api, pump: Pump
     assert 137 not in [
         int(line.line_no) for line in stored_lines(generation_key("acme", job["loteId"], job["id"]))
     ]
+    # ... and the skipped line is counted where the page looks for it (it said 0)
+    assert job["errorCount"] == 1
     report = api.get(f"/api/jobs/{job['id']}/errors").json_body
+    assert report["total"] == 1
     assert [error["lineNo"] for error in report["errors"]] == [137]
 
 
