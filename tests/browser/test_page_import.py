@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, Request, Route, expect
 
+from localdev.dktgen import generate_bytes
 from localdev.tokens import issue_local_token
 
 pytestmark = pytest.mark.browser
@@ -275,6 +276,7 @@ def test_cancel_from_the_page_ends_cancelled_in_the_history(
     row = history_row(page, job_id)
     expect(row.locator(".badge").first).to_have_text("Cancelada")
     expect(row.get_by_role("button", name="Reintentar")).to_be_visible()
+    expect(row.locator("td.lote")).to_have_text("—")  # its lote was never committed
     # ... and the API agrees
     job = api_get(stack_url, issue_local_token("carla", "acme"), f"/api/jobs/{job_id}")
     assert job["status"] == "CANCELLED"
@@ -401,3 +403,26 @@ def test_a_failed_job_says_when_it_retries_by_itself(signed_in_page: OpenPage) -
     # in the browser's zone (UTC here), dd/mm/aaaa hh:mm, 24-hour
     assert texts[0] == "Se detuvo por un error. Se reintentará automáticamente el 03/12/2026 15:05."
     assert texts[1] == "Se detuvo por un error."
+
+
+def test_skipped_lines_show_in_the_history_and_their_report_opens(
+    signed_in_page: OpenPage, tmp_path: Path
+) -> None:
+    # GIVEN a 300-line statement whose lines 10, 20 and 30 are broken
+    lines = generate_bytes(300, seed=44).split(b"\n")
+    for line_no in (10, 20, 30):
+        lines[line_no - 1] = b"not a dkt line"
+    statement = tmp_path / "mayo.dkt"
+    statement.write_bytes(b"\n".join(lines))
+    page = signed_in_page("ines", "acme")
+    # WHEN it is imported skipping invalid lines
+    page.get_by_label("Omitir líneas inválidas").check()
+    job_id = start_import(page, "pages", statement)
+    expect(followed(page, job_id).locator(".job-status")).to_have_text(
+        "Completada", timeout=IMPORT_TIMEOUT_MS
+    )
+    # THEN the history says what came in, and the skipped lines can be seen
+    row = history_row(page, job_id)
+    expect(row).to_contain_text("297 de 300")
+    row.get_by_role("button", name="Ver errores").click()
+    expect(page.locator("#errors-dialog")).to_contain_text("10")

@@ -85,7 +85,9 @@ function historyRow(job) {
   if (job.status === "FAILED" && job.error?.message) {
     fileCell.append(el("span", { className: "sub", textContent: messageText(job) }));
   }
-  const loteCell = el("td", {}, job.loteId ?? "—");
+  // An import's lote exists once it completed; a cancelled or failed one only named it.
+  const showsLote = job.type === "LOTE_DELETE" || job.status === "COMPLETED";
+  const loteCell = el("td", { className: "lote" }, (showsLote && job.loteId) || "—");
   if (job.loteDeleted) {
     loteCell.append(" ", el("span", { className: "badge mark", textContent: "lote eliminado" }));
   }
@@ -103,10 +105,10 @@ function historyRow(job) {
     });
     actions.append(retry);
   }
+  // What came in: a completed import that skipped invalid lines imported fewer than it read.
+  const done = job.result?.linesImported ?? job.processedItems;
   const lines =
-    job.totalItems == null
-      ? "—"
-      : `${formatNumber(job.processedItems)} de ${formatNumber(job.totalItems)}`;
+    job.totalItems == null ? "—" : `${formatNumber(done)} de ${formatNumber(job.totalItems)}`;
   return el(
     "tr",
     { dataset: { jobId: job.id, status: job.status } },
