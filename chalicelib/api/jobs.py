@@ -38,6 +38,8 @@ class JobView(ApiModel):
     attempts: int
     # When the service retries the job by itself (a FAILED job, transient failure).
     next_retry_at: Timestamp | None
+    # Whether POST .../retry could help (FAILED or CANCELLED, and not a fault of the file).
+    retryable: bool
     cancel_requested: bool
     # DynamoDB gives back 12.0 as 12: both are kept as they come.
     rows_per_second: int | float | None
@@ -66,6 +68,7 @@ class JobView(ApiModel):
             error_count=int(job.error_count),
             attempts=int(job.attempts),
             next_retry_at=job.next_retry_at if job.job_status is JobStatus.FAILED else None,
+            retryable=retries.retryable(job),
             cancel_requested=bool(job.cancel_requested),
             rows_per_second=job.rows_per_second,
             eta_seconds=None if job.eta_seconds is None else int(job.eta_seconds),
@@ -186,6 +189,7 @@ def retry(owner: Identity, job_id: str, services: Services) -> JobAction:
         JobConflict: the job's upload is gone, unusable, or was replaced since it started.
     """
     job = get_owned(job_id, owner)
+    retries.refuse_unhelpful(job)  # before a slot is taken: a 409 says more than a 429
     limit = services.settings.max_active_jobs_per_user
     if job.job_status in lifecycle.RETRYABLE_STATUSES:
         active_slots.take(owner, job.id, limit, clock=services.clock)

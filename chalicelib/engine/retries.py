@@ -42,6 +42,7 @@ def retry(job: Job, services: Services) -> bool:
         JobConflict: the job is not retryable, its upload is gone or unusable, or the
             file was replaced while the job can only resume from its checkpoint.
     """
+    refuse_unhelpful(job)
     upload = _upload_now(job, services)
     if Phase(job.checkpoint.phase) in DISCARDING_PHASES and _defer(job):
         return False
@@ -56,6 +57,37 @@ def retry(job: Job, services: Services) -> bool:
 
 # Failures that say nothing about the file: a retry may well succeed.
 TRANSIENT_CODES = frozenset({"PROCESSING_ERROR", "WORKER_LOST"})
+# Failures of the file itself or of its upload: a retry reads the same object with the
+# same parameters and fails again (LOTE_EXISTS is not one: it helps once the lote is gone).
+UNHELPED_BY_RETRY = frozenset(
+    {
+        "INVALID_LINES",
+        "NO_VALID_LINES",
+        "NOT_A_DKT_FILE",
+        "EMPTY_FILE",
+        "SIZE_MISMATCH",
+        "FILE_TOO_LARGE",
+        "UPLOAD_TIMEOUT",
+        "INVALID_REQUEST",
+    }
+)
+
+
+def retryable(job: Job) -> bool:
+    """Whether a retry of `job` could end otherwise than its last attempt."""
+    if job.job_status not in lifecycle.RETRYABLE_STATUSES:
+        return False
+    return (job.error or {}).get("code") not in UNHELPED_BY_RETRY
+
+
+def refuse_unhelpful(job: Job) -> None:
+    """Raises JobConflict for a FAILED job a retry cannot help, saying what to do instead."""
+    if job.job_status in lifecycle.RETRYABLE_STATUSES and not retryable(job):
+        raise JobConflict(
+            f"job {job.id} failed with {(job.error or {}).get('code')}: a retry fails again",
+            "Reintentar no cambiaría el resultado: el problema está en el archivo o en su "
+            "envío. Cree una nueva importación con el archivo corregido.",
+        )
 
 
 def retry_time(

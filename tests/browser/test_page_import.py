@@ -426,3 +426,13 @@ def test_skipped_lines_show_in_the_history_and_their_report_opens(
     expect(row).to_contain_text("297 de 300")
     row.get_by_role("button", name="Ver errores").click()
     expect(page.locator("#errors-dialog")).to_contain_text("10")
+    page.keyboard.press("Escape")
+    # ... and the same file imported strictly fails, with no "Reintentar" that would fail again
+    page.get_by_label("Omitir líneas inválidas").uncheck()
+    strict = start_import(page, "pagez", statement)
+    expect(followed(page, strict).locator(".job-status")).to_have_text(
+        "Con error", timeout=IMPORT_TIMEOUT_MS
+    )
+    expect(followed(page, strict).get_by_role("button", name="Reintentar")).to_be_hidden()
+    expect(history_row(page, strict).get_by_role("button", name="Reintentar")).to_have_count(0)
+    expect(history_row(page, strict).get_by_role("button", name="Ver errores")).to_be_visible()

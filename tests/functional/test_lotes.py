@@ -153,6 +153,7 @@ def test_retry_of_a_cancelled_import_starts_over_and_completes(api: Api, pump: P
     upload(created.json_body["upload"], data)
     pump.drain()
     assert api.job(job_id)["status"] == "CANCELLED"
+    assert api.job(job_id)["retryable"] is True
 
     response = api.post(f"/api/jobs/{job_id}/retry")
     pump.drain()

@@ -43,6 +43,11 @@ def test_strict_import_with_one_bad_line_fails_and_stores_nothing(api: Api, pump
     assert stored(job) == 0
     assert Lote.count("acme") == 0
     # ... and the error report says which field and why, in Spanish
+    # ... no retry is offered, and one asked for anyway says why and what to do
+    assert job["retryable"] is False
+    refused = api.post(f"/api/jobs/{job['id']}/retry")
+    assert refused.status_code == 409
+    assert "nueva importación" in refused.json_body["message"]
     report = api.get(f"/api/jobs/{job['id']}/errors").json_body
     assert report["total"] == 1
     [error] = report["errors"]

@@ -118,6 +118,7 @@ def test_a_job_is_shown_in_camel_case_with_millisecond_utc_times() -> None:
         error_count=0,
         attempts=1,
         next_retry_at=None,
+        retryable=False,
         cancel_requested=False,
         rows_per_second=12,
         eta_seconds=None,

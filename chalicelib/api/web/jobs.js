@@ -27,8 +27,9 @@ export function hasErrorReport(job) {
   return FINAL.has(job.status) && (job.status === "FAILED" || job.errorCount > 0);
 }
 
+// The API says whether a retry could help (not for a file that would fail again).
 export function isRetryable(job) {
-  return job.status === "FAILED" || job.status === "CANCELLED";
+  return job.retryable === true;
 }
 
 // What the user reads of a job's state: why it failed, and when it retries by itself.
