@@ -217,15 +217,22 @@ class DktImport:
         total = int(state["lines"])
         if total == 0:
             return Failed("EMPTY_FILE", "El archivo está vacío: no tiene registros.")
-        if strict and state["errors"]:
-            return self._invalid_file(job, state, complete=True)
+        # Not one record: another kind of file, not a statement with bad lines (whose
+        # message would suggest importing it without them).
         if not state["valid"]:
+            which = (
+                "La única línea del archivo no es"
+                if total == 1
+                else f"Ninguna de las {lifecycle.format_count(total)} líneas del archivo es"
+            )
             return Failed(
                 "NO_VALID_LINES",
-                "Ninguna línea del archivo es un registro DKT válido.",
+                f"{which} un registro DKT: revise que sea el resumen de la tarjeta.",
                 details={"lineErrors": state["errors"], "sample": state.get("sample", [])},
                 error_count=int(state["errors"]),
             )
+        if strict and state["errors"]:
+            return self._invalid_file(job, state, complete=True)
         # The import reads the file again from dataStart. One pass cannot replace the two:
         # a strict file with a bad line anywhere must fail before a line is written, and
         # only after the whole file is read is that known (writing while validating would

@@ -70,4 +70,4 @@ def test_a_failed_import_publishes_its_error_code(
 
     assert event["detail"]["jobId"] == job["id"]
     assert event["detail"]["status"] == "FAILED"
-    assert event["detail"]["errorCode"] == "INVALID_LINES"
+    assert event["detail"]["errorCode"] == "NO_VALID_LINES"  # not a statement at all

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from support import Api, count_lines, import_file, stored_lines
 
 from chalicelib.core.models import Lote, generation_key
@@ -128,27 +129,36 @@ def test_file_of_blank_lines_fails_as_empty(api: Api, pump: Pump) -> None:
     assert "vacío" in job["message"]
 
 
-def test_garbage_bytes_fail_with_line_errors_not_a_crash(api: Api, pump: Pump) -> None:
+def test_garbage_bytes_fail_as_no_statement_with_line_errors_not_a_crash(
+    api: Api, pump: Pump
+) -> None:
     no_newline = bytes(b for b in range(256) if b != ord("\n"))
     garbage = no_newline * 40 + b"\n" + b"%PDF-1.4 \x00\x01" * 50 + b"\nhola,mundo\n"
 
     job = import_file(api, pump, garbage)
 
     assert job["status"] == "FAILED"
-    assert job["error"]["code"] == "INVALID_LINES"
+    assert job["error"]["code"] == "NO_VALID_LINES"
     assert job["errorCount"] == 3
     reasons = [e["reason"] for e in api.get(f"/api/jobs/{job['id']}/errors").json_body["errors"]]
     assert len(reasons) == 3
     assert "demasiado larga" in reasons[0]
 
 
-def test_garbage_with_skip_invalid_lines_fails_for_lack_of_valid_lines(
-    api: Api, pump: Pump
+@pytest.mark.parametrize("skip", [True, False])
+def test_a_text_that_is_no_statement_says_so_whether_or_not_lines_are_skipped(
+    api: Api, pump: Pump, skip: bool
 ) -> None:
-    job = import_file(api, pump, b"uno\ndos\ntres\n", skipInvalidLines=True)
+    job = import_file(
+        api, pump, b"Estimado cliente:\nadjuntamos su resumen.\n", skipInvalidLines=skip
+    )
 
     assert job["status"] == "FAILED"
     assert job["error"]["code"] == "NO_VALID_LINES"
+    assert job["message"] == (
+        "Ninguna de las 2 líneas del archivo es un registro DKT: revise que sea el resumen "
+        "de la tarjeta."
+    )  # not "2 líneas con errores... importe omitiendo las líneas inválidas"
     assert stored(job) == 0
 
 
