@@ -112,7 +112,10 @@ def retry_when_due(job: Job, services: Services, now: datetime) -> bool:
         return retry(job, services)
     except JobConflict as exc:
         logger.info("automatic retry refused", extra={"reason": str(exc)})
-        update_if(job, [Job.next_retry_at.remove()], Job.status == job.status)
+        # The message no longer promises a retry: it says why there will be none.
+        message = f"{(job.error or {}).get('message', job.message)} {exc.message}"
+        actions = [Job.next_retry_at.remove(), Job.message.set(message)]
+        update_if(job, actions, Job.status == job.status)
         return False
 
 

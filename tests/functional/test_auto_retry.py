@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from faults import FaultInjector
 from support import (
@@ -18,10 +19,13 @@ from support import (
 )
 
 from chalicelib import runtime
+from chalicelib.core.models import Job
 from chalicelib.engine import sweeper
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 from localdev.resources import QueueUrls
+
+BUCKET = "test-dkt-uploads"
 
 
 def at(stamp: str) -> datetime:
@@ -101,3 +105,26 @@ def test_a_data_error_is_never_retried_by_itself(api: Api, pump: Pump) -> None:
     assert job["status"] == "FAILED"
     assert job["nextRetryAt"] is None
     assert sweep_at(at(job["completedAt"]) + timedelta(days=1)).retried == []
+
+
+def test_an_automatic_retry_whose_file_is_gone_is_dropped_and_says_why(
+    api: Api, aws: QueueUrls
+) -> None:
+    faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
+    job_id = start_import(api, generate_bytes(200, seed=94))
+    faults.break_line_writes_from(1)
+    failed = fail_for_good(api, pump, job_id)
+    faults.disarm()
+    # the raw upload expired (the bucket's lifecycle rule) before the retry came
+    job = Job.get(job_id)
+    boto3.client("s3").delete_object(Bucket=BUCKET, Key=str(job.upload_key))
+
+    due = at(failed["nextRetryAt"]) + timedelta(seconds=1)
+    assert sweep_at(due).retried == []
+
+    after = api.job(job_id)
+    assert after["status"] == "FAILED" and after["nextRetryAt"] is None
+    assert "automáticamente" not in after["message"]
+    assert "ya no está disponible" in after["message"]
+    assert sweep_at(due + timedelta(hours=1)).retried == []
