@@ -21,14 +21,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib.adapters.services import Services
-from chalicelib.core.errors import JobConflict, TooManyActiveJobs
+from chalicelib.core.errors import JobConflict
 from chalicelib.core.models import DISCARDING_PHASES, Job, Phase
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import Settings
 from chalicelib.engine import lifecycle
 from chalicelib.engine.guards import CHECKPOINT, update_if
 from chalicelib.engine.jobtype import JobKind
-from chalicelib.stores import active_slots
 
 DEFERRED_MESSAGE = (
     "Reintento pedido: comenzará en cuanto se terminen de descartar los registros del "
@@ -106,14 +105,11 @@ def retry_time(
 
 def retry_when_due(job: Job, services: Services, now: datetime) -> bool:
     """The sweeper's automatic retry of a FAILED job whose `next_retry_at` has come; True
-    if it was queued. It waits for one of the owner's slots like any retry (the next
-    sweep tries again); one that cannot be (its file is gone) is not tried again."""
+    if it was queued. A retry that cannot be (its file is gone) is not tried again."""
     if job.next_retry_at is None or now < job.next_retry_at:
         return False
     try:
-        return retry_in_a_slot(job, services)
-    except TooManyActiveJobs:
-        return False
+        return retry(job, services)
     except JobConflict as exc:
         logger.info("automatic retry refused", extra={"reason": str(exc)})
         # The message no longer promises a retry: it says why there will be none.
@@ -121,26 +117,6 @@ def retry_when_due(job: Job, services: Services, now: datetime) -> bool:
         actions = [Job.next_retry_at.remove(), Job.message.set(message)]
         update_if(job, actions, Job.status == job.status)
         return False
-
-
-def retry_in_a_slot(job: Job, services: Services) -> bool:
-    """`retry`, holding one of the owner's active-import slots as a create does (the
-    slot is given back if the retry is refused); True if queued now.
-
-    Raises:
-        TooManyActiveJobs: every slot of the owner is held by a live job.
-        JobConflict: as `retry`, checked before a slot is taken where it can be.
-    """
-    refuse_unhelpful(job)  # before a slot is taken: a 409 says more than a 429
-    owner = lifecycle.owner_of(job)
-    if job.job_status in lifecycle.RETRYABLE_STATUSES:
-        limit = services.settings.max_active_jobs_per_user
-        active_slots.take(owner, job.id, limit, clock=services.clock)
-    try:
-        return retry(job, services)
-    except JobConflict:
-        active_slots.release(owner, job.id, clock=services.clock)
-        raise
 
 
 def resume_deferred(job: Job, services: Services) -> None:
