@@ -9,10 +9,10 @@ from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.services import Services
 from chalicelib.api.queries import JobErrorsQuery, JobListQuery
 from chalicelib.api.schema import ApiModel, Timestamp
-from chalicelib.core.errors import JobConflict, JobNotFound
+from chalicelib.core.errors import JobNotFound
 from chalicelib.core.models import Job, JobStatus, JobType, LineErrorItem
-from chalicelib.engine import lifecycle, retries
-from chalicelib.stores import active_slots, line_errors
+from chalicelib.engine import lifecycle, registry, retries
+from chalicelib.stores import line_errors
 from chalicelib.stores.page import Page
 
 # Ids the service hands out are far shorter; a longer one cannot exist (and would be
@@ -189,15 +189,7 @@ def retry(owner: Identity, job_id: str, services: Services) -> JobAction:
         JobConflict: the job's upload is gone, unusable, or was replaced since it started.
     """
     job = get_owned(job_id, owner)
-    retries.refuse_unhelpful(job)  # before a slot is taken: a 409 says more than a 429
-    limit = services.settings.max_active_jobs_per_user
-    if job.job_status in lifecycle.RETRYABLE_STATUSES:
-        active_slots.take(owner, job.id, limit, clock=services.clock)
-    try:
-        retries.retry(job, services)
-    except JobConflict:
-        active_slots.release(owner, job.id, clock=services.clock)
-        raise
+    retries.retry_holding(job, services, registry.installed().for_job(job, services))
     return JobAction.of(job)
 
 

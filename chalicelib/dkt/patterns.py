@@ -50,7 +50,8 @@ class UserPattern:
     def found(self, text: str) -> bool:
         """Whether the pattern matches somewhere in `text`."""
         data = _utf8(text)
-        return bool(self._match(_UNANCHORED, data, 0, len(data))[0][0] != _NO_MATCH)
+        start: int = self._match(_UNANCHORED, data, 0, len(data))[0][0]
+        return start != _NO_MATCH
 
     def captured(self, text: str, group: int | str) -> str | None:
         """What `group` (a number, 0 for the whole match, or a name) captured at the first

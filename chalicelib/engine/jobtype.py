@@ -110,6 +110,19 @@ class JobKind(Protocol):
         """Removes part of what the job staged; True once nothing is left."""
         ...
 
+    def hold(self, job: Job) -> None:
+        """Takes what a live job of this type holds (an import: one of its owner's
+        active-import slots) before a retry queues it again.
+
+        Raises:
+            TooManyActiveJobs: the owner has nothing left to hold.
+        """
+        ...
+
+    def let_go(self, job: Job) -> None:
+        """Gives back what `hold` took, for a retry that was refused after all."""
+        ...
+
     def accept_overdue_upload(self, job: Job) -> bool:
         """A QUEUED job whose upload is overdue: True if its file is there after all (its
         notification was lost) and the job is queued now; False lets the engine expire it."""

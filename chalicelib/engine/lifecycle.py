@@ -316,7 +316,7 @@ def fail(
 ) -> None:
     """-> FAILED with a reason the user can read. Fenced when the worker decides it;
     `staged` says what becomes of the lines the job staged; `retry_at`, when the sweeper
-    retries it by itself (retries.automatic_retry_at)."""
+    retries it by itself (retries.retry_time)."""
     error: dict[str, Any] = {"code": code, "message": message, **(details or {})}
     actions: list[Action] = [
         Job.status.set(JobStatus.FAILED.value),

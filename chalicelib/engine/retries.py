@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib.adapters.services import Services
-from chalicelib.core.errors import JobConflict
+from chalicelib.core.errors import JobConflict, TooManyActiveJobs
 from chalicelib.core.models import DISCARDING_PHASES, Job, Phase
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import Settings
@@ -103,13 +103,35 @@ def retry_time(
     return now + timedelta(seconds=settings.auto_retry_base_s * 2 ** (attempts - 1))
 
 
-def retry_when_due(job: Job, services: Services, now: datetime) -> bool:
+def retry_holding(job: Job, services: Services, kind: JobKind) -> bool:
+    """`retry`, once the job holds what a live job of its type holds (an import: one of
+    its owner's active-import slots), given back if the retry is refused; True if queued now.
+
+    Raises:
+        TooManyActiveJobs: the owner has nothing left to hold (every slot is taken).
+        JobConflict: as `retry`; a retry that cannot help is refused before anything is held.
+    """
+    refuse_unhelpful(job)  # before a slot is taken: a 409 says more than a 429
+    if job.job_status in lifecycle.RETRYABLE_STATUSES:
+        kind.hold(job)
+    try:
+        return retry(job, services)
+    except JobConflict:
+        kind.let_go(job)
+        raise
+
+
+def retry_when_due(job: Job, services: Services, kind: JobKind, now: datetime) -> bool:
     """The sweeper's automatic retry of a FAILED job whose `next_retry_at` has come; True
-    if it was queued. A retry that cannot be (its file is gone) is not tried again."""
+    if it was queued. It waits for what its type holds like any retry (a later sweep tries
+    again); one that cannot be (its file is gone) is not tried again."""
     if job.next_retry_at is None or now < job.next_retry_at:
         return False
     try:
-        return retry(job, services)
+        return retry_holding(job, services, kind)
+    except TooManyActiveJobs:
+        logger.info("automatic retry waits for a free slot", extra={"job_id": job.id})
+        return False
     except JobConflict as exc:
         logger.info("automatic retry refused", extra={"reason": str(exc)})
         # The message no longer promises a retry: it says why there will be none.

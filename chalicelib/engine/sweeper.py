@@ -118,7 +118,8 @@ def _sweep_failed(
     retry window has closed."""
     services, clock = context.services, context.services.clock
     if job.next_retry_at is not None:
-        if retries.retry_when_due(job, services, context.now):
+        kind = context.job_types.for_job(job, services)
+        if retries.retry_when_due(job, services, kind, context.now):
             report.retried.append(job.id)
     elif attempts := _auto_retry_attempts(job, context):
         if quiet_for >= windows.stale_after and int(job.attempts) < attempts:

@@ -36,6 +36,7 @@ from chalicelib.engine.jobtype import (
 )
 from chalicelib.jobtypes import dkt_upload, lote_delete
 from chalicelib.jobtypes.dkt_chunk import Chunk, prepare_chunk
+from chalicelib.jobtypes.holdings import HoldsAnActiveSlot
 from chalicelib.stores import line_errors, lotes, rule_sets
 
 ERROR_SAMPLE = 5
@@ -47,7 +48,7 @@ def _summary_sample(errors: list[dkt.LineError]) -> list[dict[str, object]]:
     return [error.to_dict() for error in errors[:ERROR_SAMPLE]]
 
 
-class DktImport:
+class DktImport(HoldsAnActiveSlot):
     """One invocation's worth of a DKT import; keeps its read cursor across chunks."""
 
     cancel_refusal: ClassVar[str | None] = None

@@ -27,6 +27,7 @@ from chalicelib.engine.jobtype import (
     Progress,
     Start,
 )
+from chalicelib.jobtypes.holdings import HoldsNothing
 from chalicelib.stores import lotes
 
 REASON_DELETE = "delete"
@@ -72,7 +73,7 @@ def deletion_job(
     )
 
 
-class LoteDelete:
+class LoteDelete(HoldsNothing):
     """Deletes lines until none is left, then completes in one transaction."""
 
     cancel_refusal: ClassVar[str | None] = (

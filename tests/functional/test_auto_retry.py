@@ -42,14 +42,22 @@ def fail_for_good(api: Api, pump: Pump, job_id: str) -> dict[str, Any]:
     return job
 
 
+def failing_import(
+    api: Api, aws: QueueUrls, lines: int, seed: int, batch: int = 1
+) -> tuple[FaultInjector, Pump, str]:
+    """An import whose line writes fail for good from the `batch`-th on (dead-lettered)."""
+    faults = FaultInjector().install()
+    pump = small_budget_pump(aws, faults)
+    job_id = start_import(api, generate_bytes(lines, seed=seed))
+    faults.break_line_writes_from(batch)
+    return faults, pump, job_id
+
+
 def test_a_transient_failure_is_retried_by_itself_from_its_checkpoint(
     api: Api, aws: QueueUrls
 ) -> None:
     # GIVEN an import whose storage fails for good at about 40%: dead-lettered, FAILED
-    faults = FaultInjector().install()
-    pump = small_budget_pump(aws, faults)
-    job_id = start_import(api, generate_bytes(1_000, seed=91))
-    faults.break_line_writes_from(400 // 25)
+    faults, pump, job_id = failing_import(api, aws, 1_000, seed=91, batch=400 // 25)
     failed = fail_for_good(api, pump, job_id)
     # THEN the user is told it will be retried, and when
     assert failed["message"].endswith("Se reintentará automáticamente.")
@@ -75,10 +83,7 @@ def test_automatic_retries_back_off_and_stop_at_the_limit(
     # GIVEN at most 3 attempts, and storage that never comes back
     monkeypatch.setenv("AUTO_RETRY_ATTEMPTS", "3")
     runtime.reset()
-    faults = FaultInjector().install()
-    pump = small_budget_pump(aws, faults)
-    job_id = start_import(api, generate_bytes(200, seed=92))
-    faults.break_line_writes_from(1)
+    faults, pump, job_id = failing_import(api, aws, 200, seed=92)
     waits = []
     for _ in range(3):
         failed = fail_for_good(api, pump, job_id)
@@ -110,10 +115,7 @@ def test_a_data_error_is_never_retried_by_itself(api: Api, pump: Pump) -> None:
 def test_an_automatic_retry_whose_file_is_gone_is_dropped_and_says_why(
     api: Api, aws: QueueUrls
 ) -> None:
-    faults = FaultInjector().install()
-    pump = small_budget_pump(aws, faults)
-    job_id = start_import(api, generate_bytes(200, seed=94))
-    faults.break_line_writes_from(1)
+    faults, pump, job_id = failing_import(api, aws, 200, seed=94)
     failed = fail_for_good(api, pump, job_id)
     faults.disarm()
     # the raw upload expired (the bucket's lifecycle rule) before the retry came
@@ -128,3 +130,20 @@ def test_an_automatic_retry_whose_file_is_gone_is_dropped_and_says_why(
     assert "automáticamente" not in after["message"]
     assert "ya no está disponible" in after["message"]
     assert sweep_at(due + timedelta(hours=1)).retried == []
+
+
+def test_an_automatic_retry_waits_for_a_free_slot_of_the_user(api: Api, aws: QueueUrls) -> None:
+    # GIVEN a transient failure, and then its user with all 5 active imports running
+    faults, pump, job_id = failing_import(api, aws, 200, seed=95)
+    failed = fail_for_good(api, pump, job_id)
+    faults.disarm()
+    busy = [api.create_import(size=10).json_body["job"]["id"] for _ in range(5)]
+    assert api.create_import(size=10).status_code == 429
+    # WHEN its retry comes due: it waits, still due, and does not pass the limit
+    due = at(failed["nextRetryAt"]) + timedelta(seconds=1)
+    assert sweep_at(due).retried == []
+    assert api.job(job_id)["status"] == "FAILED" and api.job(job_id)["nextRetryAt"]
+    # THEN once a slot is free the next sweep retries it, and it completes
+    assert api.cancel(busy[0]).status_code == 200
+    assert sweep_at(due + timedelta(minutes=5)).retried == [job_id]
+    assert run_until_settled(api, pump, job_id)["status"] == "COMPLETED"
