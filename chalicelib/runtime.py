@@ -17,7 +17,7 @@ from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import UploadStore
 from chalicelib.core.models import bind_models
 from chalicelib.core.settings import Settings, get_settings
-from chalicelib.engine import registry
+from chalicelib.engine import finals, registry
 from chalicelib.jobtypes import JOB_TYPES
 
 
@@ -26,13 +26,16 @@ def services() -> Services:
     settings = _with_secrets(get_settings())
     bind_models(settings)
     registry.install(registry.JobTypes(JOB_TYPES))
+    events = (
+        EventPublisher(aws.events_client(), settings.event_bus_name)
+        if settings.event_bus_name
+        else None
+    )
+    finals.install(events)
     return Services(
         settings=settings,
         store=UploadStore(aws.s3_client(), settings.upload_bucket, settings.upload_prefix),
         queue=WorkQueue(aws.sqs_client(), settings.work_queue_url),
-        events=EventPublisher(aws.events_client(), settings.event_bus_name)
-        if settings.event_bus_name
-        else None,
     )
 
 
@@ -56,6 +59,7 @@ def idempotency_store() -> DynamoDBPersistenceLayer:
 def reset() -> None:
     """Forgets settings, clients and services (tests, after changing env or starting moto)."""
     services.cache_clear()
+    finals.install(None)
     idempotency_store.cache_clear()
     get_settings.cache_clear()
     aws.reset_clients()

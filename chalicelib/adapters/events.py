@@ -1,8 +1,5 @@
-"""Events out: a `JobFinished` event on the EventBridge bus when a job reaches a final state.
-
-Published after the state change is committed, best effort: a worker that dies in
-between loses the event (at most once); the job's own state stays the truth.
-"""
+"""Events out: a `JobFinished` event on the EventBridge bus when a job reaches a final
+state (what it says, and when it is sent: engine/finals.py)."""
 
 from __future__ import annotations
 
@@ -28,16 +25,8 @@ class EventPublisher:
         self._events = client
         self._bus = bus_name
 
-    def job_finished(self, job: Job, status: str, error_code: str | None = None) -> None:
-        detail: dict[str, Any] = {
-            "jobId": job.id,
-            "type": job.type,
-            "status": status,
-            "userId": job.user_id,
-            "tenantId": job.tenant_id,
-            "loteId": job.lote_id,
-            "errorCode": error_code,
-        }
+    def job_finished(self, job: Job, detail: dict[str, Any]) -> None:
+        """Publishes `detail` as the job's JobFinished event; a failure is logged, not raised."""
         try:
             self._events.put_events(
                 Entries=[

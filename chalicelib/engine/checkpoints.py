@@ -12,9 +12,9 @@ from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import Fenced
 from chalicelib.core.models import Job, JobStatus, Phase
 from chalicelib.engine import progress as progress_math
+from chalicelib.engine.finals import announce
 from chalicelib.engine.guards import (
     CHECKPOINT,
-    count_final,
     fence,
     finished,
     format_count,
@@ -148,7 +148,7 @@ def mark_cancelled(job: Job, *, clock: Clock = SYSTEM_CLOCK) -> None:
     condition = (Job.status == JobStatus.PROCESSING) & (Job.cancel_requested == True)  # noqa: E712
     if not update_if(job, actions, condition):
         raise Fenced(f"job {job.id} is {job.status}, cannot mark it cancelled")
-    count_final(job, JobStatus.CANCELLED)
+    announce(job, JobStatus.CANCELLED)
 
 
 def discard_step(job: Job, done: bool, *, clock: Clock = SYSTEM_CLOCK) -> None:

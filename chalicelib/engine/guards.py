@@ -16,7 +16,6 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.core import observability
 from chalicelib.core.errors import CancelRequested, Fenced
 from chalicelib.core.models import Job, JobStatus
 from chalicelib.engine.messaging import WorkMessage
@@ -87,11 +86,6 @@ def finished(now: datetime) -> list[Action]:
         Job.eta_seconds.remove(),
         CHECKPOINT.step.add(1),
     ]
-
-
-def count_final(job: Job, status: JobStatus) -> None:
-    """The metric of a job that reached a final status, by its type."""
-    observability.job_finished(job.type, status.value)
 
 
 def message_for(job: Job) -> WorkMessage:

@@ -36,10 +36,10 @@ from chalicelib.core.models import (
     sweep_shard_of,
 )
 from chalicelib.engine import registry
+from chalicelib.engine.finals import announce
 from chalicelib.engine.guards import (
     CHECKPOINT,
     STATUS_LABELS,
-    count_final,
     fence,
     finished,
     format_count,
@@ -164,7 +164,7 @@ def request_cancel(
                 (Job.status == JobStatus.QUEUED) & (CHECKPOINT.phase == job.checkpoint.phase),
             )
             if done:
-                count_final(job, JobStatus.CANCELLED)
+                announce(job, JobStatus.CANCELLED)
         elif status is JobStatus.PROCESSING:
             if job.cancel_requested:
                 return job
@@ -337,7 +337,7 @@ def fail(
         if fenced:
             raise_lost_fence(job)
         raise Fenced(f"job {job.id} is {job.status}, cannot fail it")
-    count_final(job, JobStatus.FAILED)
+    announce(job, JobStatus.FAILED)
 
 
 def note_delivery_error(job_id: str, reason: str) -> None:
@@ -363,7 +363,7 @@ def expire_upload(job: Job, *, clock: Clock = SYSTEM_CLOCK) -> None:
     ]
     if not update_if(job, actions, fence(job) & Job.file_size.does_not_exist()):
         raise Fenced(f"job {job.id} changed while expiring its upload")
-    count_final(job, JobStatus.FAILED)
+    announce(job, JobStatus.FAILED)
 
 
 def rescue(

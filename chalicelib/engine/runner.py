@@ -20,7 +20,7 @@ from chalicelib.core.models import DISCARDING_PHASES, Job, JobStatus, Phase, Sta
 from chalicelib.core.observability import logger, tracer
 from chalicelib.core.settings import get_settings
 from chalicelib.engine import checkpoints, lifecycle, registry, retries
-from chalicelib.engine.guards import count_final
+from chalicelib.engine.finals import announce
 from chalicelib.engine.jobtype import Failed, Finished, JobKind
 from chalicelib.engine.messaging import WorkMessage
 
@@ -158,8 +158,7 @@ def _run(delivery: _Delivery) -> InvocationReport:
                 for follow_up in outcome.follow_ups:
                     services.queue.send(lifecycle.message_for(follow_up))
                 logger.info("job completed", extra={"summary": outcome.summary})
-                count_final(job, JobStatus.COMPLETED)
-                services.job_finished(job, JobStatus.COMPLETED)
+                announce(job, JobStatus.COMPLETED)
                 return InvocationReport(job.id, "completed", chunks)
             if isinstance(outcome, Failed):
                 _chunk_done(job, budget, 0)
@@ -173,7 +172,6 @@ def _run(delivery: _Delivery) -> InvocationReport:
                     clock=clock,
                 )
                 logger.info("job failed", extra={"code": outcome.code})
-                services.job_finished(job, JobStatus.FAILED, outcome.code)
                 if outcome.staged is Staged.DISCARD:
                     return _discard(delivery, chunks)
                 return InvocationReport(job.id, "failed", chunks)
@@ -187,7 +185,6 @@ def _run(delivery: _Delivery) -> InvocationReport:
     except CancelRequested:
         checkpoints.mark_cancelled(job, clock=clock)
         logger.info("job cancelled", extra={"chunks": chunks})
-        services.job_finished(job, JobStatus.CANCELLED)
         return _discard(delivery, chunks)
 
 
