@@ -51,6 +51,7 @@ PACKAGE_ENV := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
 	UPLOAD_QUEUE_NAME='$${AWS::StackName}-uploads' \
 	WORK_QUEUE_NAME='$${AWS::StackName}-work' \
 	WORK_DLQ_NAME='$${AWS::StackName}-work-dlq' \
+	NOTIFY_QUEUE_NAME='$${AWS::StackName}-notify' \
 	COGNITO_USER_POOL_ARN=arn:aws:cognito-idp:us-east-1:000000000000:userpool/set-by-infra
 
 $(IAC_STAMP): requirements-iac.txt
@@ -76,6 +77,10 @@ deploy: iac-check
 	@# The card-hash key: a random SecureString, created once and never changed after.
 	$(IAC_VENV)/bin/aws ssm get-parameter --name /$(STACK)/card-hash-key >/dev/null 2>&1 || \
 		$(IAC_VENV)/bin/aws ssm put-parameter --name /$(STACK)/card-hash-key --type SecureString \
+		--value "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+	@# The webhook signing secret, the same way (receivers are given it out of band).
+	$(IAC_VENV)/bin/aws ssm get-parameter --name /$(STACK)/webhook-secret >/dev/null 2>&1 || \
+		$(IAC_VENV)/bin/aws ssm put-parameter --name /$(STACK)/webhook-secret --type SecureString \
 		--value "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))')"
 	$(IAC_VENV)/bin/aws cloudformation package --template-file $(BUILD)/sam.json \
 		--s3-bucket $(ARTIFACT_BUCKET) --output-template-file $(BUILD)/packaged.json --use-json

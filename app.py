@@ -32,7 +32,7 @@ from chalicelib.api.schema import ApiModel, Request, parse, parse_json
 from chalicelib.core import observability
 from chalicelib.core.errors import DomainError
 from chalicelib.core.observability import logger
-from chalicelib.engine import lifecycle, runner, sweeper
+from chalicelib.engine import lifecycle, notifier, runner, sweeper
 from chalicelib.engine.messaging import MalformedMessage, WorkMessage
 from chalicelib.jobtypes import dkt_upload
 
@@ -40,6 +40,7 @@ from chalicelib.jobtypes import dkt_upload
 UPLOAD_QUEUE = os.environ.get("UPLOAD_QUEUE_NAME", "dkt-jobs-uploads")
 WORK_QUEUE = os.environ.get("WORK_QUEUE_NAME", "dkt-jobs-work")
 WORK_DLQ = os.environ.get("WORK_DLQ_NAME", "dkt-jobs-work-dlq")
+NOTIFY_QUEUE = os.environ.get("NOTIFY_QUEUE_NAME", "dkt-jobs-notify")
 
 # Deployed, API Gateway also rejects requests without a valid Cognito token before they
 # reach the Lambda (`make package` sets the variable; infra/ points it at the real pool).
@@ -374,6 +375,15 @@ def handle_dead_letter(event: SQSEvent) -> None:
             continue
         failed = runner.fail_dead_letter(message)
         logger.warning("dead-lettered work message", extra={"job_failed": failed})
+
+
+@app.on_sqs_message(queue=NOTIFY_QUEUE, batch_size=1)
+def notify_job_finished(event: SQSEvent) -> None:
+    """JobFinished events (from the bus's rule) and delayed retries: the job's webhook."""
+    services = runtime.services()
+    for record in event:
+        outcome = notifier.handle(record.body, services)
+        logger.info("job notification", extra={"outcome": outcome})
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))

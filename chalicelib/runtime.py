@@ -36,18 +36,27 @@ def services() -> Services:
         settings=settings,
         store=UploadStore(aws.s3_client(), settings.upload_bucket, settings.upload_prefix),
         queue=WorkQueue(aws.sqs_client(), settings.work_queue_url),
+        notices=WorkQueue(aws.sqs_client(), settings.notify_queue_url)
+        if settings.notify_queue_url
+        else None,
     )
 
 
 def _with_secrets(settings: Settings) -> Settings:
-    if settings.card_hash_key:
-        return settings
-    if not settings.card_hash_key_parameter:
+    """The settings with their secrets read from SSM where only a parameter is named."""
+    if not settings.card_hash_key and not settings.card_hash_key_parameter:
         raise RuntimeError("set CARD_HASH_KEY or CARD_HASH_KEY_PARAMETER")
-    secret = aws.ssm_client().get_parameter(
-        Name=settings.card_hash_key_parameter, WithDecryption=True
-    )["Parameter"]["Value"]
-    return settings.model_copy(update={"card_hash_key": secret.encode()})
+    update: dict[str, bytes] = {}
+    if not settings.card_hash_key:
+        update["card_hash_key"] = _secret(settings.card_hash_key_parameter)
+    if not settings.webhook_secret and settings.webhook_secret_parameter:
+        update["webhook_secret"] = _secret(settings.webhook_secret_parameter)
+    return settings.model_copy(update=update) if update else settings
+
+
+def _secret(parameter: str) -> bytes:
+    found = aws.ssm_client().get_parameter(Name=parameter, WithDecryption=True)
+    return found["Parameter"]["Value"].encode()
 
 
 @functools.cache

@@ -18,6 +18,8 @@ from chalicelib.core.settings import Settings
 
 UPLOAD_QUEUE = "dkt-jobs-uploads"
 WORK_QUEUE = "dkt-jobs-work"
+NOTIFY_QUEUE = "dkt-jobs-notify"
+JOB_FINISHED_RULE = "job-finished-to-notifier"
 MAX_RECEIVE_COUNT = 5
 
 
@@ -27,6 +29,7 @@ class QueueUrls:
     uploads_dlq: str
     work: str
     work_dlq: str
+    notify: str = ""
 
 
 def queue_url(region: str, name: str, endpoint: str | None = None) -> str:
@@ -58,6 +61,7 @@ def create_resources(settings: Settings, visibility_s: int = 30) -> QueueUrls:
     sqs = boto3.client("sqs", region_name=settings.region)
     uploads, uploads_dlq = _queue_with_dlq(sqs, UPLOAD_QUEUE, visibility_s)
     work, work_dlq = _queue_with_dlq(sqs, WORK_QUEUE, visibility_s)
+    notify, _ = _queue_with_dlq(sqs, NOTIFY_QUEUE, visibility_s)
     uploads_arn = sqs.get_queue_attributes(QueueUrl=uploads, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
@@ -93,7 +97,33 @@ def create_resources(settings: Settings, visibility_s: int = 30) -> QueueUrls:
     bind_models(settings)
     create_tables()
     _create_idempotency_table(settings)
-    return QueueUrls(uploads, uploads_dlq, work, work_dlq)
+    if settings.event_bus_name:
+        route_job_events(settings.event_bus_name, notify, settings.region)
+    return QueueUrls(uploads, uploads_dlq, work, work_dlq, notify)
+
+
+def route_job_events(bus: str, queue: str, region: str) -> None:
+    """The bus `bus`, and its rule that puts every JobFinished on the queue `queue` (the
+    notifier's), as infra/template.yaml declares them."""
+    events = boto3.client("events", region_name=region)
+    sqs = boto3.client("sqs", region_name=region)
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.create_event_bus(Name=bus)
+    pattern = {"source": ["dkt-jobs"], "detail-type": ["JobFinished"]}
+    events.put_rule(Name=JOB_FINISHED_RULE, EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(
+        Rule=JOB_FINISHED_RULE, EventBusName=bus, Targets=[{"Id": "notifier", "Arn": arn}]
+    )
+
+
+def unroute_job_events(bus: str, region: str) -> None:
+    """Undoes `route_job_events` (a test's moto outlives it)."""
+    events = boto3.client("events", region_name=region)
+    events.remove_targets(Rule=JOB_FINISHED_RULE, EventBusName=bus, Ids=["notifier"])
+    events.delete_rule(Name=JOB_FINISHED_RULE, EventBusName=bus)
+    events.delete_event_bus(Name=bus)
 
 
 def _create_idempotency_table(settings: Settings) -> None:

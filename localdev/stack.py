@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import boto3
 
-from localdev.resources import UPLOAD_QUEUE, WORK_QUEUE, QueueUrls, queue_url
+from localdev.resources import NOTIFY_QUEUE, UPLOAD_QUEUE, WORK_QUEUE, QueueUrls, queue_url
 from localdev.tokens import DEV_JWT_SECRET, issue_local_token
 
 API_PORT = 8000
@@ -129,6 +129,12 @@ def local_environment(aws_url: str, budget_margin_ms: int = 2_000) -> dict[str, 
         "WORK_QUEUE_URL": queue_url(REGION, WORK_QUEUE, endpoint=aws_url),
         "UPLOAD_QUEUE_NAME": UPLOAD_QUEUE,
         "WORK_QUEUE_NAME": WORK_QUEUE,
+        "NOTIFY_QUEUE_NAME": NOTIFY_QUEUE,
+        "NOTIFY_QUEUE_URL": queue_url(REGION, NOTIFY_QUEUE, endpoint=aws_url),
+        "EVENT_BUS_NAME": "dkt-jobs-local",
+        # Webhooks can be tried against a receiver on this machine (http://127.0.0.1:...).
+        "WEBHOOK_SECRET": "local-webhook-secret",
+        "ALLOW_LOOPBACK_CALLBACKS": "true",
         "CARD_HASH_KEY": "local-card-hash-key",
         "AUTH_MODE": "local",
         "LOCAL_JWT_SECRET": DEV_JWT_SECRET,
@@ -177,6 +183,7 @@ def start(
             Route(UPLOAD_QUEUE, queues.uploads, app_module.handle_upload, "handle_upload"),
             Route(WORK_QUEUE, queues.work, app_module.process_work, "process_work"),
             Route(f"{WORK_QUEUE}-dlq", queues.work_dlq, app_module.handle_dead_letter, "dlq"),
+            Route(NOTIFY_QUEUE, queues.notify, app_module.notify_job_finished, "notify"),
         ],
         budget_ms=budget_ms,
         region=REGION,

@@ -15,6 +15,7 @@ TEST_ENV = {
     "IDEMPOTENCY_TABLE": "test-idempotency",
     "UPLOAD_BUCKET": "test-dkt-uploads",
     "WORK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dkt-jobs-work",
+    "NOTIFY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dkt-jobs-notify",
     "CARD_HASH_KEY": "test-card-hash-key",
     "AUTH_MODE": "local",
     "LOCAL_JWT_SECRET": "test-local-jwt-secret-at-least-32-bytes",

@@ -20,5 +20,7 @@ class Services:
     settings: Settings
     store: UploadStore
     queue: WorkQueue
+    # The notifier's queue (its delayed webhook retries); None where none is configured.
+    notices: WorkQueue | None = None
     clock: Clock = SYSTEM_CLOCK
     new_id: IdGenerator = new_cuid

@@ -17,9 +17,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import ConfigDict, Field, StrictBool, model_validator
 
+from chalicelib.adapters import webhooks
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import PresignedUpload
+from chalicelib.adapters.webhooks import MAX_URL_LENGTH
 from chalicelib.api.jobs import JobView
 from chalicelib.api.schema import ApiModel, Request
 from chalicelib.core.errors import (
@@ -28,6 +30,7 @@ from chalicelib.core.errors import (
     InvalidRequest,
 )
 from chalicelib.core.models import Job, JobType
+from chalicelib.core.settings import Settings
 from chalicelib.engine import lifecycle
 from chalicelib.jobtypes.dkt_upload import CODIGO_TARJETA
 from chalicelib.stores import active_slots
@@ -49,6 +52,7 @@ class CreateImportRequest(Request):
         "content": "contenido",
         "skipInvalidLines": "omitir líneas inválidas",
         "replace": "reemplazar lote",
+        "callbackUrl": "URL de aviso",
     }
 
     codigo_tarjeta: str = Field(min_length=2, max_length=12, pattern=r"^[A-Za-z0-9]{2,12}$")
@@ -58,6 +62,8 @@ class CreateImportRequest(Request):
     content: str | None = None  # base64 of the file, for small files
     skip_invalid_lines: StrictBool = False
     replace: StrictBool = False
+    # Called (POST, signed) when the job ends: engine/notifier.py.
+    callback_url: str | None = Field(default=None, min_length=1, max_length=MAX_URL_LENGTH)
 
     @model_validator(mode="after")
     def _one_way_to_send(self) -> CreateImportRequest:
@@ -107,6 +113,8 @@ def create_import(
         raise InvalidRequest("El archivo está vacío.", "declared size is not positive")
     if size > settings.max_file_size:
         raise FileTooLarge(size, settings.max_file_size)
+    if request.callback_url is not None:
+        _check_callback(request.callback_url, settings)
     job_id = lifecycle.new_job_id(services.new_id)
     active_slots.take(owner, job_id, settings.max_active_jobs_per_user, clock=services.clock)
     key = services.store.upload_key(owner.tenant_id, owner.user_id, job_id, request.filename)
@@ -120,6 +128,24 @@ def create_import(
         return CreatedImport(job=JobView.of(job), upload=None)
     upload = services.store.presigned_post(key, size, settings.upload_url_ttl_s)
     return CreatedImport(job=JobView.of(job), upload=UploadForm.of(upload))
+
+
+def _check_callback(url: str, settings: Settings) -> None:
+    """Refuses a callback URL the notifier would not call (no lookup yet: it is checked
+    again, resolved, at every call)."""
+    if not (settings.webhook_secret and settings.notify_queue_url):
+        raise InvalidRequest(
+            "Los avisos por webhook (callbackUrl) no están habilitados en este servicio.",
+            "callbackUrl given, but no webhook secret or notify queue is configured",
+        )
+    try:
+        webhooks.check_url(url, allow_loopback=settings.allow_loopback_callbacks)
+    except webhooks.UnsafeCallback as exc:
+        raise InvalidRequest(
+            "callbackUrl: indique una dirección https pública, sin usuario ni contraseña "
+            "(por ejemplo https://erp.empresa.com/avisos/dkt).",
+            f"callbackUrl refused: {exc}",
+        ) from exc
 
 
 def _create_job(
@@ -141,6 +167,7 @@ def _create_job(
             "skipInvalidLines": request.skip_invalid_lines,
             "replace": request.replace,
             "source": "inline" if inline else "upload",
+            **({"callbackUrl": request.callback_url} if request.callback_url else {}),
         },
         message="Esperando el archivo...",
         ttl_days=services.settings.job_ttl_days,

@@ -41,6 +41,9 @@ class JobView(ApiModel):
     # Whether POST .../retry could help (FAILED or CANCELLED, and not a fault of the file).
     retryable: bool
     cancel_requested: bool
+    # How the call to the job's callbackUrl went: status DELIVERED, RETRYING or FAILED,
+    # attempts, httpStatus of the last one; None until a call was made.
+    callback: dict[str, Any] | None
     # DynamoDB gives back 12.0 as 12: both are kept as they come.
     rows_per_second: int | float | None
     eta_seconds: int | None
@@ -70,6 +73,7 @@ class JobView(ApiModel):
             next_retry_at=job.next_retry_at if job.job_status is JobStatus.FAILED else None,
             retryable=retries.retryable(job),
             cancel_requested=bool(job.cancel_requested),
+            callback=job.callback,
             rows_per_second=job.rows_per_second,
             eta_seconds=None if job.eta_seconds is None else int(job.eta_seconds),
             lote_id=job.lote_id,

@@ -172,6 +172,8 @@ class Job(Model):
     message = UnicodeAttribute(default="")
     result = JSONAttribute(null=True)
     error = JSONAttribute(null=True)
+    # How the job's webhook call went (engine/notifier.py), once it was made.
+    callback = JSONAttribute(null=True)
     error_count = NumberAttribute(default=0)
     attempts = NumberAttribute(default=1)
     # Times the sweeper re-enqueued this attempt after its worker vanished.

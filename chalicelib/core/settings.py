@@ -87,6 +87,19 @@ class Settings(BaseSettings):
     cognito_audience_parameter: str = ""
     # EventBridge bus for JobFinished events; none published when empty.
     event_bus_name: str = ""
+    # The queue the bus's JobFinished events reach (the notifier's), which also holds its
+    # delayed webhook retries; empty: no webhooks are called.
+    notify_queue_url: str = ""
+    # The key webhook bodies are signed with (HMAC-SHA256), or its SSM parameter; a
+    # create with a callbackUrl is refused when neither is set.
+    webhook_secret: bytes = Field(b"", repr=False)
+    webhook_secret_parameter: str = ""
+    webhook_attempts: int = Field(6, ge=1, le=20)
+    # The n-th retry waits base * 2^(n-1) seconds, at most SQS's 900 s delay.
+    webhook_retry_base_s: int = Field(30, ge=0, le=900)
+    webhook_timeout_s: float = Field(5.0, gt=0, le=30)
+    # Only under `make run` and in tests: callbacks to 127.0.0.1 over http.
+    allow_loopback_callbacks: bool = False
     # The user pool's hosted sign-in domain, e.g. https://acme.auth.us-east-1.amazoncognito.com
     cognito_domain: str = ""
     tenant_claim: Name = "custom:tenant"

@@ -436,3 +436,50 @@ def test_skipped_lines_show_in_the_history_and_their_report_opens(
     expect(followed(page, strict).get_by_role("button", name="Reintentar")).to_be_hidden()
     expect(history_row(page, strict).get_by_role("button", name="Reintentar")).to_have_count(0)
     expect(history_row(page, strict).get_by_role("button", name="Ver errores")).to_be_visible()
+
+
+# The page's view of the browser: system notifications recorded instead of shown, and a tab
+# that can be sent to the background (`window.pretendHidden`) as switching tabs would.
+RECORD_SYSTEM_NOTIFICATIONS = """(() => {
+  window.systemNotifications = [];
+  window.pretendHidden = false;
+  Object.defineProperty(Document.prototype, 'hidden', { get: () => window.pretendHidden });
+  class Recorded {
+    static get permission() { return 'granted'; }
+    static requestPermission() { return Promise.resolve('granted'); }
+    constructor(title, options) { window.systemNotifications.push({ title, ...options }); }
+    close() {}
+  }
+  window.Notification = Recorded;
+})()"""
+
+
+def test_a_job_that_ends_while_the_tab_is_in_the_background_notifies_the_system(
+    signed_in_page: OpenPage, new_context: Callable[[], BrowserContext], tmp_path: Path
+) -> None:
+    # GIVEN a user who allowed notifications, importing a small statement
+    context = new_context()
+    context.add_init_script(RECORD_SYSTEM_NOTIFICATIONS)
+    page = signed_in_page("nora", "acme", context=context)
+    small = tmp_path / "mayo.dkt"
+    small.write_bytes(generate_bytes(300, seed=5))
+    # WHEN she switches to another tab while it runs
+    page.evaluate("window.pretendHidden = true")
+    job_id = start_import(page, "NOTIF", small)
+    expect(followed(page, job_id).locator(".job-status")).to_have_text(
+        "Completada", timeout=IMPORT_TIMEOUT_MS
+    )
+    # THEN the system shows one notification with the outcome
+    [shown] = page.evaluate("window.systemNotifications")
+    assert shown["title"] == "Importación completa: mayo.dkt"
+    assert "300 líneas importadas en el lote NOTIF" in shown["body"]
+    # ... and a job that ends while she is looking at the page only gets the page's notice
+    page.evaluate("window.pretendHidden = false")
+    other = tmp_path / "junio.dkt"
+    other.write_bytes(generate_bytes(50, seed=6))
+    second = start_import(page, "NOTIFB", other)
+    expect(followed(page, second).locator(".job-status")).to_have_text(
+        "Completada", timeout=IMPORT_TIMEOUT_MS
+    )
+    expect(page.locator("#notices .notice")).to_have_count(2)
+    assert len(page.evaluate("window.systemNotifications")) == 1

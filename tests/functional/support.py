@@ -90,6 +90,7 @@ def make_pump(
         Route("dkt-jobs-uploads", urls.uploads, app_module.handle_upload, "handle_upload"),
         Route("dkt-jobs-work", urls.work, app_module.process_work, "process_work"),
         Route("dkt-jobs-work-dlq", urls.work_dlq, app_module.handle_dead_letter, "dead_letter"),
+        Route("dkt-jobs-notify", urls.notify, app_module.notify_job_finished, "notify"),
     ]
     clock = clock if clock is not None else StillTime()
     return Pump(sqs_client(), routes, budget_ms, "us-east-1", on_invocation, clock)

@@ -44,6 +44,7 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "UPLOAD_QUEUE_NAME": "${AWS::StackName}-uploads",
         "WORK_QUEUE_NAME": "${AWS::StackName}-work",
         "WORK_DLQ_NAME": "${AWS::StackName}-work-dlq",
+        "NOTIFY_QUEUE_NAME": "${AWS::StackName}-notify",
         "COGNITO_USER_POOL_ARN": "arn:aws:cognito-idp:us-east-1:000000000000:userpool/set-by-infra",
     }
     chalice = Path(sys.executable).with_name("chalice")
@@ -107,6 +108,7 @@ def test_every_consumed_queue_exists_and_outlives_its_function_six_times(
         "${AWS::StackName}-uploads",
         "${AWS::StackName}-work",
         "${AWS::StackName}-work-dlq",
+        "${AWS::StackName}-notify",
     }
     for name, queue, function in consumed:
         visibility = queue["Properties"]["VisibilityTimeout"]
@@ -126,7 +128,11 @@ def test_every_work_queue_has_a_dead_letter_queue(template: Template) -> None:
         redrive = queue["Properties"]["RedrivePolicy"]
         assert redrive["deadLetterTargetArn"]["Fn::GetAtt"][0] in queues, name
         assert 1 < redrive["maxReceiveCount"] <= 10, name
-    assert dead_letter_targets == {"UploadDeadLetterQueue", "WorkDeadLetterQueue"}
+    assert dead_letter_targets == {
+        "UploadDeadLetterQueue",
+        "WorkDeadLetterQueue",
+        "NotifyDeadLetterQueue",
+    }
 
 
 def test_the_worker_outlives_no_heartbeat_window(template: Template) -> None:
@@ -162,7 +168,7 @@ def test_upload_bucket_is_private_encrypted_tls_only_and_expires_raw_uploads(
 def test_each_function_has_its_own_least_privilege_role(template: Template) -> None:
     roles = resources(template, "AWS::IAM::Role")
     used = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions(template).values()]
-    assert len(used) == len(set(used)) == 5
+    assert len(used) == len(set(used)) == 6
     for role_name in used:
         for policy in roles[role_name]["Properties"]["Policies"]:
             for statement in policy["PolicyDocument"]["Statement"]:
@@ -278,11 +284,30 @@ def test_functions_get_every_setting_the_app_requires(template: Template) -> Non
         "IDEMPOTENCY_TABLE",
         "UPLOAD_BUCKET",
         "WORK_QUEUE_URL",
+        "NOTIFY_QUEUE_URL",
+        "EVENT_BUS_NAME",
     }
     assert required <= set(env)
     assert env["AUTH_MODE"] == "cognito"
     assert "CARD_HASH_KEY" not in env  # read from an SSM SecureString, never configured in clear
     assert "CARD_HASH_KEY_PARAMETER" in env
+    assert "WEBHOOK_SECRET" not in env and "WEBHOOK_SECRET_PARAMETER" in env
+    assert "ALLOW_LOOPBACK_CALLBACKS" not in env  # deployed, loopback is never called
+
+
+def test_every_job_finished_event_reaches_the_notifier(template: Template) -> None:
+    rule = template["Resources"]["JobFinishedRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "EventBus"}
+    assert rule["EventPattern"] == {"source": ["dkt-jobs"], "detail-type": ["JobFinished"]}
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["NotifyQueue", "Arn"]}
+    [statement] = template["Resources"]["NotifyQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::GetAtt": ["JobFinishedRule", "Arn"]
+    }
 
 
 # The API's own description holds no data; it is public like the page.

@@ -96,6 +96,7 @@ def test_create_request_round_trips_through_camel_case() -> None:
         "content",
         "skipInvalidLines",
         "replace",
+        "callbackUrl",
     ]
     assert parse(CreateImportRequest, dumped) == request
     assert "código de tarjeta" in refused(CreateImportRequest, {"filename": "a", "size": 1})
@@ -120,6 +121,7 @@ def test_a_job_is_shown_in_camel_case_with_millisecond_utc_times() -> None:
         next_retry_at=None,
         retryable=False,
         cancel_requested=False,
+        callback=None,
         rows_per_second=12,
         eta_seconds=None,
         lote_id=None,

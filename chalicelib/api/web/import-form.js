@@ -5,7 +5,7 @@ import { api, isSignedOut } from "./api.js";
 import { $ } from "./dom.js";
 import { follow, pollNow } from "./follow.js";
 import { formatMegabytes, formatSize } from "./format.js";
-import { broadcast } from "./notices.js";
+import { askToNotify, broadcast } from "./notices.js";
 import { state } from "./state.js";
 
 const CODIGO_KEY = "dkt.lastCodigo"; // localStorage: convenience only
@@ -62,6 +62,7 @@ function setImportStatus(text) {
 
 export async function onImportSubmit(event) {
   event.preventDefault();
+  askToNotify();
   setImportError(null);
   const codigoInput = $("codigo");
   const codigo = codigoInput.value.trim().toUpperCase();

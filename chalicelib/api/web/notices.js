@@ -60,6 +60,25 @@ export async function announceFinal(job) {
     CANCELLED: { title: `${noun} cancelada: ${name}`, detail: job.message, kind: "info" },
   }[job.status];
   showNotice({ ...notice, jobId: job.id });
+  notifyInBackground(notice, job.id);
+}
+
+// While the page is a background tab, the outcome also comes as a system notification, if the
+// user allowed them (asked once, when she starts an import: a click is the time to ask).
+export function askToNotify() {
+  if ("Notification" in window && Notification.permission === "default") {
+    Notification.requestPermission().catch(() => {});
+  }
+}
+
+function notifyInBackground(notice, jobId) {
+  if (!document.hidden || !("Notification" in window)) return;
+  if (Notification.permission !== "granted") return;
+  const shown = new Notification(notice.title, { body: notice.detail, tag: `dkt-job-${jobId}` });
+  shown.onclick = () => {
+    window.focus();
+    shown.close();
+  };
 }
 
 function completedDetail(job) {
