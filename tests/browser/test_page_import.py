@@ -454,32 +454,42 @@ RECORD_SYSTEM_NOTIFICATIONS = """(() => {
 })()"""
 
 
-def test_a_job_that_ends_while_the_tab_is_in_the_background_notifies_the_system(
-    signed_in_page: OpenPage, new_context: Callable[[], BrowserContext], tmp_path: Path
-) -> None:
-    # GIVEN a user who allowed notifications, importing a small statement
+def import_with_notifications(
+    signed_in_page: OpenPage,
+    new_context: Callable[[], BrowserContext],
+    statement: Path,
+    codigo: str,
+    hidden: bool,
+) -> Page:
+    """A user who allowed notifications imports `statement`, her tab in the background
+    (`hidden`) or in front, until the page shows the import completed."""
     context = new_context()
     context.add_init_script(RECORD_SYSTEM_NOTIFICATIONS)
     page = signed_in_page("nora", "acme", context=context)
-    small = tmp_path / "mayo.dkt"
-    small.write_bytes(generate_bytes(300, seed=5))
-    # WHEN she switches to another tab while it runs
-    page.evaluate("window.pretendHidden = true")
-    job_id = start_import(page, "NOTIF", small)
+    page.evaluate(f"window.pretendHidden = {'true' if hidden else 'false'}")
+    job_id = start_import(page, codigo, statement)
     expect(followed(page, job_id).locator(".job-status")).to_have_text(
         "Completada", timeout=IMPORT_TIMEOUT_MS
     )
-    # THEN the system shows one notification with the outcome
+    expect(page.locator("#notices .notice")).to_have_count(1)
+    return page
+
+
+def test_a_job_that_ends_while_the_tab_is_in_the_background_notifies_the_system(
+    signed_in_page: OpenPage, new_context: Callable[[], BrowserContext], tmp_path: Path
+) -> None:
+    small = tmp_path / "mayo.dkt"
+    small.write_bytes(generate_bytes(300, seed=5))
+    page = import_with_notifications(signed_in_page, new_context, small, "NOTIF", hidden=True)
     [shown] = page.evaluate("window.systemNotifications")
     assert shown["title"] == "Importación completa: mayo.dkt"
     assert "300 líneas importadas en el lote NOTIF" in shown["body"]
-    # ... and a job that ends while she is looking at the page only gets the page's notice
-    page.evaluate("window.pretendHidden = false")
-    other = tmp_path / "junio.dkt"
-    other.write_bytes(generate_bytes(50, seed=6))
-    second = start_import(page, "NOTIFB", other)
-    expect(followed(page, second).locator(".job-status")).to_have_text(
-        "Completada", timeout=IMPORT_TIMEOUT_MS
-    )
-    expect(page.locator("#notices .notice")).to_have_count(2)
-    assert len(page.evaluate("window.systemNotifications")) == 1
+
+
+def test_a_job_that_ends_in_front_of_the_user_only_gets_the_pages_notice(
+    signed_in_page: OpenPage, new_context: Callable[[], BrowserContext], tmp_path: Path
+) -> None:
+    small = tmp_path / "junio.dkt"
+    small.write_bytes(generate_bytes(50, seed=6))
+    page = import_with_notifications(signed_in_page, new_context, small, "NOTIFB", hidden=False)
+    assert page.evaluate("window.systemNotifications") == []
