@@ -62,10 +62,8 @@ def check_url(url: str, *, allow_loopback: bool) -> SplitResult:
         raise UnsafeCallback("the URL has no host")
     if parts.username is not None or parts.password is not None:
         raise UnsafeCallback("the URL carries credentials")
-    loopback = _is_loopback_name(host)
-    if parts.scheme == "http" and not (allow_loopback and loopback):
-        raise UnsafeCallback("only https URLs are called")
-    if parts.scheme not in ("https", "http"):
+    plain_loopback = parts.scheme == "http" and allow_loopback and _is_loopback_name(host)
+    if parts.scheme != "https" and not plain_loopback:
         raise UnsafeCallback("only https URLs are called")
     if port == 0:
         raise UnsafeCallback("port 0")
