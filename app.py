@@ -382,7 +382,7 @@ def notify_job_finished(event: SQSEvent) -> None:
     """JobFinished events (from the bus's rule) and delayed retries: the job's webhook."""
     services = runtime.services()
     for record in event:
-        outcome = notifier.handle(record.body, services)
+        outcome = notifier.handle(record.body, services, runtime.webhook_secret())
         logger.info("job notification", extra={"outcome": outcome})
 
 

@@ -43,15 +43,22 @@ def services() -> Services:
 
 
 def _with_secrets(settings: Settings) -> Settings:
-    """The settings with their secrets read from SSM where only a parameter is named."""
+    """The settings with the card-hash key read from SSM where only its parameter is named."""
     if not settings.card_hash_key and not settings.card_hash_key_parameter:
         raise RuntimeError("set CARD_HASH_KEY or CARD_HASH_KEY_PARAMETER")
-    update: dict[str, bytes] = {}
-    if not settings.card_hash_key:
-        update["card_hash_key"] = _secret(settings.card_hash_key_parameter)
-    if not settings.webhook_secret and settings.webhook_secret_parameter:
-        update["webhook_secret"] = _secret(settings.webhook_secret_parameter)
-    return settings.model_copy(update=update) if update else settings
+    if settings.card_hash_key:
+        return settings
+    return settings.model_copy(update={"card_hash_key": _secret(settings.card_hash_key_parameter)})
+
+
+@functools.cache
+def webhook_secret() -> bytes:
+    """The key webhook bodies are signed with. Read only by the notifier, the one function
+    whose role may read its SSM parameter (the others would be denied at cold start)."""
+    settings = services().settings
+    if settings.webhook_secret or not settings.webhook_secret_parameter:
+        return settings.webhook_secret
+    return _secret(settings.webhook_secret_parameter)
 
 
 def _secret(parameter: str) -> bytes:
@@ -69,6 +76,7 @@ def reset() -> None:
     """Forgets settings, clients and services (tests, after changing env or starting moto)."""
     services.cache_clear()
     finals.install(None)
+    webhook_secret.cache_clear()
     idempotency_store.cache_clear()
     get_settings.cache_clear()
     aws.reset_clients()

@@ -133,7 +133,8 @@ def create_import(
 def _check_callback(url: str, settings: Settings) -> None:
     """Refuses a callback URL the notifier would not call (no lookup yet: it is checked
     again, resolved, at every call)."""
-    if not (settings.webhook_secret and settings.notify_queue_url):
+    has_secret = settings.webhook_secret or settings.webhook_secret_parameter
+    if not (has_secret and settings.notify_queue_url):
         raise InvalidRequest(
             "Los avisos por webhook (callbackUrl) no están habilitados en este servicio.",
             "callbackUrl given, but no webhook secret or notify queue is configured",

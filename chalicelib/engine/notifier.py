@@ -60,8 +60,8 @@ def retry_delay(base_s: int, failures: int) -> int:
     return min(MAX_DELAY_S, delay)
 
 
-def handle(body: str, services: Services) -> str:
-    """Makes the call `body` asks for; returns what became of it."""
+def handle(body: str, services: Services, secret: bytes) -> str:
+    """Makes the call `body` asks for, signed with `secret`; returns what became of it."""
     call = parse(body)
     if call is None:
         logger.warning("dropping a notify message that is neither an event nor a call")
@@ -70,12 +70,15 @@ def handle(body: str, services: Services) -> str:
     url = (job.parameters or {}).get("callbackUrl") if job is not None else None
     if job is None or not url:
         return "no callback"
+    if not secret:
+        logger.warning("a job has a callbackUrl, but no webhook secret is configured")
+        return "no secret"
     settings = services.settings
     payload = {"id": call.event_id, "type": "JobFinished", "data": call.detail}
     delivery = webhooks.post(
         url,
         json.dumps(payload, separators=(",", ":"), sort_keys=True).encode(),
-        secret=settings.webhook_secret,
+        secret=secret,
         event_id=call.event_id,
         allow_loopback=settings.allow_loopback_callbacks,
         timeout_s=settings.webhook_timeout_s,

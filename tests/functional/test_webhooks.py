@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
 import pytest
 from support import Api, import_file
 
@@ -179,3 +180,18 @@ def test_a_callback_where_webhooks_are_not_set_up_is_refused(api: Api) -> None:
     response = api.create_import(size=100, callbackUrl="https://erp.empresa.com/avisos")
     assert response.status_code == 400
     assert "no están habilitados" in response.json_body["message"]
+
+
+@pytest.mark.usefixtures("webhooks_on")
+def test_deployed_the_secret_comes_from_its_ssm_parameter(
+    api: Api, pump: Pump, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    boto3.client("ssm").put_parameter(
+        Name="/stack/webhook-secret", Value="from-ssm", Type="SecureString", Overwrite=True
+    )
+    monkeypatch.delenv("WEBHOOK_SECRET")
+    monkeypatch.setenv("WEBHOOK_SECRET_PARAMETER", "/stack/webhook-secret")
+    runtime.reset()
+    import_file(api, pump, generate_bytes(5, seed=74), callbackUrl=receiver.url)
+    [(headers, body)] = receiver.calls
+    assert webhooks.verify(b"from-ssm", headers[webhooks.SIGNATURE_HEADER], body)

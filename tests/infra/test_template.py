@@ -381,3 +381,17 @@ def test_the_code_bundle_runs_with_nothing_but_the_standard_library(
     )
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert ran.stdout.strip() == "False"
+
+
+def test_only_the_notifier_may_read_the_webhook_secret(template: Template) -> None:
+    roles = resources(template, "AWS::IAM::Role")
+    readers = set()
+    for name, function in functions(template).items():
+        role = roles[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        for policy in role["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                targets = statement["Resource"]
+                targets = targets if isinstance(targets, list) else [targets]
+                if any("webhook-secret" in sub_text(target) for target in targets):
+                    readers.add(name)
+    assert readers == {"NotifyJobFinished"}
