@@ -118,6 +118,7 @@ class Pump:
         )
         event = {"Records": [self._record(route, message)]}
         error: str | None = None
+        started = time.monotonic()
         try:
             route.handler(event, context)
         except Exception as exc:
@@ -125,6 +126,13 @@ class Pump:
             log.exception("handler %s failed; the message will be redelivered", route.name)
         invocation = Invocation(
             route.name, self._budget_ms, context.get_remaining_time_in_millis(), error
+        )
+        log.info(
+            "%s: message %s handled in %d ms%s",
+            route.name,
+            message["MessageId"],
+            (time.monotonic() - started) * 1000,
+            f", failed: {error}" if error else "",
         )
         self.stats.invocations.append(invocation)
         if self._on_invocation is not None:

@@ -218,7 +218,8 @@ def _sweep_every(interval_s: float, stop: threading.Event) -> None:
 
     while not stop.wait(interval_s):
         try:
-            sweeper.sweep(runtime.services(), utcnow())
+            report = sweeper.sweep(runtime.services(), utcnow())
+            logging.getLogger(__name__).info("sweep: %s", report)
         except Exception:
             logging.getLogger(__name__).exception("sweep failed")
 
@@ -234,8 +235,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--workers", type=int, default=3, help="worker invocations running at once (pump threads)"
     )
+    parser.add_argument(
+        "--verbose", action="store_true", help="log every delivery of the pump and the sweeps"
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(threadName)s %(name)s: %(message)s"
+    )
+    if args.verbose:
+        logging.getLogger("localdev").setLevel(logging.INFO)
     for noisy in ("werkzeug", "moto"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     stack = start(args.api_port, args.aws_port, args.budget_ms, args.workers)

@@ -29,22 +29,35 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in TEST_ENV}
 
 
-def _drain(stream: IO[str]) -> None:
-    for _line in stream:
-        pass
+def _drain(stream: IO[str], log: Path | None) -> None:
+    if log is None:
+        for _line in stream:
+            pass
+        return
+    with log.open("a", encoding="utf-8") as out:
+        for line in stream:
+            out.write(line)
+            out.flush()
 
 
 @contextmanager
-def running_stack(budget_ms: int, ports: tuple[int, int] | None = None) -> Iterator[str]:
+def running_stack(
+    budget_ms: int, ports: tuple[int, int] | None = None, log: Path | None = None
+) -> Iterator[str]:
     """Starts `python -m localdev.stack` on `ports` (API, AWS; free ones by default);
-    yields the API's URL."""
+    yields the API's URL. With `log`, everything the stack prints goes to that file, with
+    every delivery of its pump and the workers' own log lines."""
     api_port, aws_port = ports or (free_port(), free_port())
     command = [sys.executable, "-m", "localdev.stack", "--api-port", str(api_port)]
     command += ["--aws-port", str(aws_port), "--budget-ms", str(budget_ms)]
+    env = clean_env()
+    if log is not None:
+        command.append("--verbose")
+        env["POWERTOOLS_LOG_LEVEL"] = "INFO"
     process = subprocess.Popen(
         command,
         cwd=ROOT,
-        env=clean_env(),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -58,7 +71,9 @@ def running_stack(budget_ms: int, ports: tuple[int, int] | None = None) -> Itera
             break
     assert any(f"http://127.0.0.1:{api_port}" in line for line in banner), "".join(banner)
     # Keep reading what the stack prints, so a full pipe can never block it.
-    threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
+    if log is not None:
+        log.write_text("".join(banner), encoding="utf-8")
+    threading.Thread(target=_drain, args=(process.stdout, log), daemon=True).start()
     try:
         yield f"http://127.0.0.1:{api_port}"
     finally:

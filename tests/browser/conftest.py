@@ -28,10 +28,30 @@ CHROMIUM_ARGS = [
 WORKER_BUDGET_MS = 8000
 
 
+# What the stack printed, shown under a failing test: its pump's deliveries, the workers'
+# log lines, the sweeps. A job the page shows stuck is then stuck here too, or not.
+STACK_LOG_KEY = pytest.StashKey[Path]()
+STACK_LOG_TAIL = 200
+
+
 @pytest.fixture(scope="module")
-def stack_url() -> Iterator[str]:
-    with running_stack(WORKER_BUDGET_MS) as url:
+def stack_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("stack") / "stack.log"
+    request.config.stash[STACK_LOG_KEY] = log
+    with running_stack(WORKER_BUDGET_MS, log=log) as url:
         yield url
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    log = item.config.stash.get(STACK_LOG_KEY, None)
+    if report.failed and log is not None and log.exists():
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-STACK_LOG_TAIL:]
+        report.sections.append((f"local stack log, last {len(tail)} lines", "\n".join(tail)))
 
 
 @pytest.fixture(scope="module")
