@@ -16,7 +16,7 @@ from chalicelib.api import imports, jobs, lotes, openapi, pages, rules
 from chalicelib.api.errors import error_response, in_api_shape, status_of
 from chalicelib.api.imports import CreatedImport, CreateImportRequest
 from chalicelib.api.jobs import ErrorReport, JobAction, JobList, JobView
-from chalicelib.api.lotes import LoteDetail, LoteList
+from chalicelib.api.lotes import ExportRequest, LoteDetail, LoteList
 from chalicelib.api.openapi import Header, Operation
 from chalicelib.api.pages import UiConfig
 from chalicelib.api.queries import JobErrorsQuery, JobListQuery, LoteLinesQuery, LoteListQuery
@@ -196,12 +196,12 @@ def create_dkt_import(identity: Identity, body: CreateImportRequest) -> CreatedI
 
 @api("/api/jobs", summary="The caller's jobs, newest first.", query=JobListQuery, response=JobList)
 def list_jobs(identity: Identity, query: JobListQuery) -> JobList:
-    return jobs.list_jobs(identity, query)
+    return jobs.list_jobs(identity, query, runtime.services())
 
 
 @api("/api/jobs/{job_id}", summary="A job, for polling.", response=JobView, errors=NOT_FOUND)
 def get_job(identity: Identity, job_id: str) -> JobView:
-    return jobs.get(identity, job_id)
+    return jobs.get(identity, job_id, runtime.services())
 
 
 @api(
@@ -267,6 +267,20 @@ def get_lote(identity: Identity, lote_id: str, query: LoteLinesQuery) -> LoteDet
 )
 def delete_lote(identity: Identity, lote_id: str) -> JobAction:
     return lotes.delete_lote(identity, lote_id, runtime.services())
+
+
+@api(
+    "/api/lotes/{lote_id}/export",
+    "POST",
+    summary="Export a lote's lines to CSV or XLSX: an EXPORT job, whose result has a "
+    "short-lived downloadUrl once COMPLETED.",
+    body=ExportRequest,
+    response=JobAction,
+    status=202,
+    errors=(400, 404),
+)
+def export_lote(identity: Identity, lote_id: str, body: ExportRequest) -> JobAction:
+    return lotes.export_lote(identity, lote_id, body, runtime.services())
 
 
 # --- business rules ---------------------------------------------------------------------------

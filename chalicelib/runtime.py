@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.events import EventPublisher
+from chalicelib.adapters.exports import ExportStore
 from chalicelib.adapters.queue import WorkQueue
 from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import UploadStore
@@ -36,6 +37,7 @@ def services() -> Services:
         settings=settings,
         store=UploadStore(aws.s3_client(), settings.upload_bucket, settings.upload_prefix),
         queue=WorkQueue(aws.sqs_client(), settings.work_queue_url),
+        exports=ExportStore(aws.s3_client(), settings.upload_bucket),
         notices=WorkQueue(aws.sqs_client(), settings.notify_queue_url)
         if settings.notify_queue_url
         else None,

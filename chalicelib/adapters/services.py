@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.adapters.exports import ExportStore
 from chalicelib.adapters.queue import WorkQueue
 from chalicelib.adapters.storage import UploadStore
 from chalicelib.core.clock import SYSTEM_CLOCK, Clock
@@ -20,6 +21,7 @@ class Services:
     settings: Settings
     store: UploadStore
     queue: WorkQueue
+    exports: ExportStore
     # The notifier's queue (its delayed webhook retries); None where none is configured.
     notices: WorkQueue | None = None
     clock: Clock = SYSTEM_CLOCK

@@ -12,6 +12,7 @@ from chalicelib.api.schema import ApiModel, Timestamp
 from chalicelib.core.errors import JobNotFound
 from chalicelib.core.models import Job, JobStatus, JobType, LineErrorItem
 from chalicelib.engine import lifecycle, registry, retries
+from chalicelib.jobtypes import lote_export
 from chalicelib.stores import line_errors
 from chalicelib.stores.page import Page
 
@@ -55,7 +56,12 @@ class JobView(ApiModel):
     updated_at: Timestamp
 
     @classmethod
-    def of(cls, job: Job) -> JobView:
+    def of(cls, job: Job, services: Services | None = None) -> JobView:
+        """The job as shown; with `services`, a finished export's result carries a fresh
+        `downloadUrl` (a presigned GET, valid DOWNLOAD_URL_TTL_S)."""
+        result = job.result
+        if services is not None and result and _downloadable(job):
+            result = {**result, "downloadUrl": _download_url(job, services)}
         return cls(
             id=job.id,
             type=JobType(job.type),
@@ -66,7 +72,7 @@ class JobView(ApiModel):
             message=job.message,
             user_id=job.user_id,
             parameters=job.parameters,
-            result=job.result,
+            result=result,
             error=job.error,
             error_count=int(job.error_count),
             attempts=int(job.attempts),
@@ -163,19 +169,33 @@ def list_active(owner: Identity) -> list[Job]:
     ]
 
 
+def _downloadable(job: Job) -> bool:
+    return job.type == JobType.EXPORT and job.job_status is JobStatus.COMPLETED
+
+
+def _download_url(job: Job, services: Services) -> str:
+    return services.exports.download_url(
+        lote_export.key_of(job, services.exports),
+        job.parameters["filename"],
+        services.settings.download_url_ttl_s,
+    )
+
+
 # --- use cases ------------------------------------------------------------------------------
 
 
-def get(owner: Identity, job_id: str) -> JobView:
-    return JobView.of(get_owned(job_id, owner))
+def get(owner: Identity, job_id: str, services: Services) -> JobView:
+    return JobView.of(get_owned(job_id, owner), services)
 
 
-def list_jobs(owner: Identity, query: JobListQuery) -> JobList:
+def list_jobs(owner: Identity, query: JobListQuery, services: Services) -> JobList:
     """A page of the caller's jobs, or with `status=active` every running one (no paging)."""
     if query.status == "active":
-        return JobList(jobs=[JobView.of(job) for job in list_active(owner)], next_cursor=None)
+        views = [JobView.of(job, services) for job in list_active(owner)]
+        return JobList(jobs=views, next_cursor=None)
     page = list_owned(owner, query.limit, query.cursor or None)
-    return JobList(jobs=[JobView.of(job) for job in page.items], next_cursor=page.next_cursor)
+    views = [JobView.of(job, services) for job in page.items]
+    return JobList(jobs=views, next_cursor=page.next_cursor)
 
 
 def cancel(owner: Identity, job_id: str, services: Services) -> JobAction:

@@ -1,9 +1,11 @@
-"""A tenant's lotes: list them, read one with its lines, delete one (a LOTE_DELETE job)."""
+"""A tenant's lotes: list them, read one with its lines, delete one (a LOTE_DELETE job),
+export one (an EXPORT job)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
+from pydantic_core import ErrorDetails
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.adapters.auth import Identity
@@ -11,11 +13,11 @@ from chalicelib.adapters.dynamo import transaction, transaction_cancelled
 from chalicelib.adapters.services import Services
 from chalicelib.api.jobs import JobAction
 from chalicelib.api.queries import LoteLinesQuery, LoteListQuery
-from chalicelib.api.schema import ApiModel, Timestamp
+from chalicelib.api.schema import ApiModel, Request, Timestamp
 from chalicelib.core.errors import JobConflict
 from chalicelib.core.models import Line, Lote, LoteStatus
 from chalicelib.engine import lifecycle
-from chalicelib.jobtypes import lote_delete
+from chalicelib.jobtypes import lote_delete, lote_export
 from chalicelib.stores import lotes
 
 
@@ -123,5 +125,35 @@ def delete_lote(owner: Identity, lote_id: str, services: Services) -> JobAction:
             f"lote {lote_id} changed while deleting it",
             f"El lote {lote_id} está siendo modificado por otra importación; intente luego.",
         ) from exc
+    services.queue.send(lifecycle.message_for(job))
+    return JobAction.of(job)
+
+
+class ExportRequest(Request):
+    """Body of POST /api/lotes/{lote_id}/export: the file's format."""
+
+    labels: ClassVar[dict[str, str]] = {"format": "formato"}
+
+    format: Literal["csv", "xlsx"]
+
+    @classmethod
+    def problem(cls, error: ErrorDetails) -> str:
+        if error["loc"] == ("format",) and error["type"] != "missing":
+            return "El formato debe ser csv o xlsx."
+        return super().problem(error)
+
+
+def export_lote(
+    owner: Identity, lote_id: str, body: ExportRequest, services: Services
+) -> JobAction:
+    """Starts an EXPORT job of the lote's lines, followed like an import.
+
+    Raises:
+        LoteNotFound: the tenant has no such ACTIVE lote.
+        TooManyRows: an XLSX of more rows than a spreadsheet holds.
+    """
+    job = lote_export.export_job(
+        owner=owner, lote_id=lote_id, file_format=body.format, services=services
+    )
     services.queue.send(lifecycle.message_for(job))
     return JobAction.of(job)

@@ -28,6 +28,12 @@ class InvalidRequest(DomainError):
         super().__init__(detail or message, message)
 
 
+class TooManyRows(InvalidRequest):
+    """An XLSX export of more rows than a spreadsheet holds."""
+
+    code = "TOO_MANY_ROWS"
+
+
 class Unauthenticated(DomainError):
     """No bearer token, or one that does not verify."""
 

@@ -48,6 +48,7 @@ class JobType(StrEnum):
 
     DKT_IMPORT = "DKT_IMPORT"
     LOTE_DELETE = "LOTE_DELETE"
+    EXPORT = "EXPORT"
 
 
 class Phase(StrEnum):
@@ -56,6 +57,7 @@ class Phase(StrEnum):
     VALIDATE = "VALIDATE"
     IMPORT = "IMPORT"
     DELETE = "DELETE"
+    EXPORT = "EXPORT"
     # After FAILED or CANCELLED: staged lines being removed...
     DISCARD = "DISCARD"
     # ...removed; watched a while longer, since a delivery that was still writing when

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -135,8 +135,23 @@ class Settings(BaseSettings):
     # A generation keeps the count it started with; raise it with the table's warm
     # throughput: at least its write units per second / 800.
     line_shards: int = Field(50, ge=1, le=1_000)
+    # An export is written to S3 in parts of this size: one part per chunk, so a worker
+    # holds at most one part of the file. It may not be under the store's least part size
+    # (S3's 5 MiB for every part but the last; moto's can be lowered, for tests).
+    export_part_bytes: int = Field(8 * MIB, ge=1, le=64 * MIB)
+    s3_min_part_bytes: int = Field(5 * MIB, ge=1)
+    # How long a download link of a finished export works (it is made anew on every read).
+    download_url_ttl_s: int = Field(5 * 60, ge=1, le=MAX_URL_TTL_S)
     # Staged lines of a FAILED import are kept this long, so a retry resumes.
     retry_window_s: int = Field(7 * 24 * 3600, ge=0)
+
+    @model_validator(mode="after")
+    def _parts_fit_the_store(self) -> Settings:
+        if self.export_part_bytes < self.s3_min_part_bytes:
+            raise ValueError(
+                f"EXPORT_PART_BYTES must be at least S3_MIN_PART_BYTES ({self.s3_min_part_bytes})"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

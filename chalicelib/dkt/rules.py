@@ -357,6 +357,12 @@ class RuleSet:
             "lookups": {name: dict(table) for name, table in self._lookups.items()},
         }
 
+    def fields_set(self) -> tuple[str, ...]:
+        """The fields the active rules' actions write, in the order they run."""
+        ordered = sorted(self._rules, key=lambda rule: rule.priority)
+        written = (action.field for rule in ordered if rule.active for action in rule.actions)
+        return tuple(dict.fromkeys(written))
+
     def apply(self, record: Mapping[str, Value]) -> Outcome:
         """Run the rules on a copy of one line; run-time failures go in the outcome."""
         line: Record = dict(record)

@@ -12,8 +12,10 @@ from chalicelib.core.models import JobType
 from chalicelib.engine.jobtype import JobKind
 from chalicelib.jobtypes.dkt_import import DktImport
 from chalicelib.jobtypes.lote_delete import LoteDelete
+from chalicelib.jobtypes.lote_export import LoteExport
 
 JOB_TYPES: Mapping[JobType, type[JobKind]] = {
     JobType.DKT_IMPORT: DktImport,
     JobType.LOTE_DELETE: LoteDelete,
+    JobType.EXPORT: LoteExport,
 }

@@ -264,3 +264,20 @@ def lines_page(lote: Lote, limit: int, cursor: str | None) -> Page[Line]:
     lines, more = generation_lines.page(generation, int(lote.line_shards), after, limit)
     next_cursor = generation_lines.encode_cursor(int(lines[-1].line_no)) if more and lines else None
     return Page(lines, next_cursor)
+
+
+def shows_generation(tenant_id: str, lote_id: str, generation_job_id: str) -> bool:
+    """Whether the lote is ACTIVE and still shows the lines of import `generation_job_id`."""
+    lote = _get(tenant_id, lote_id)
+    return (
+        lote is not None and lote.status == LoteStatus.ACTIVE and lote.job_id == generation_job_id
+    )
+
+
+def generation_lines_after(
+    tenant_id: str, lote_id: str, generation_job_id: str, shards: int, after: int, limit: int
+) -> tuple[list[Line], bool]:
+    """Up to `limit` lines of one generation numbered above `after`, in file order, and
+    whether more follow (an export reads the generation it was asked for, page by page)."""
+    generation = _generation_key(tenant_id, lote_id, generation_job_id)
+    return generation_lines.page(generation, shards, after, limit)

@@ -141,7 +141,7 @@ def test_the_worker_outlives_no_heartbeat_window(template: Template) -> None:
     assert stale_after > worker["Timeout"]
 
 
-def test_upload_bucket_is_private_encrypted_tls_only_and_expires_raw_uploads(
+def test_upload_bucket_is_private_encrypted_tls_only_and_expires_uploads_and_exports(
     template: Template,
 ) -> None:
     bucket = template["Resources"]["UploadBucket"]["Properties"]
@@ -149,10 +149,14 @@ def test_upload_bucket_is_private_encrypted_tls_only_and_expires_raw_uploads(
     assert len(bucket["PublicAccessBlockConfiguration"]) == 4
     rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-    [expiry] = bucket["LifecycleConfiguration"]["Rules"]
+    expiry, exports = bucket["LifecycleConfiguration"]["Rules"]
     assert expiry["Prefix"] == "uploads/" and expiry["Status"] == "Enabled"
     assert expiry["ExpirationInDays"] == {"Ref": "RawUploadRetentionDays"}
     assert template["Parameters"]["RawUploadRetentionDays"]["Default"] >= 7
+    # Export files go after a few days, an export's upload left open after one.
+    assert exports["Prefix"] == "exports/" and exports["Status"] == "Enabled"
+    assert exports["ExpirationInDays"] == {"Ref": "ExportRetentionDays"}
+    assert exports["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     [cors] = bucket["CorsConfiguration"]["CorsRules"]
     assert cors["AllowedMethods"] == ["POST"]
     [notification] = bucket["NotificationConfiguration"]["QueueConfigurations"]
@@ -395,3 +399,25 @@ def test_only_the_notifier_may_read_the_webhook_secret(template: Template) -> No
                 if any("webhook-secret" in sub_text(target) for target in targets):
                     readers.add(name)
     assert readers == {"NotifyJobFinished"}
+
+
+def test_the_worker_writes_exports_and_the_api_only_signs_their_downloads(
+    template: Template,
+) -> None:
+    def s3_actions(function: str, resource: Any) -> set[str]:
+        role = functions(template)[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+        allowed: set[str] = set()
+        for policy in template["Resources"][role]["Properties"]["Policies"]:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                if statement["Effect"] == "Allow" and statement["Resource"] == resource:
+                    actions = statement["Action"]
+                    allowed |= {actions} if isinstance(actions, str) else set(actions)
+        return allowed
+
+    exports = {"Fn::Sub": "${UploadBucket.Arn}/exports/*"}
+    bucket = {"Fn::GetAtt": ["UploadBucket", "Arn"]}
+    writes = {"s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject"}
+    assert s3_actions("ProcessWork", exports) == writes
+    # ListBucket: a HEAD of a file not written yet is a 404, not a 403
+    assert s3_actions("ProcessWork", bucket) == {"s3:ListBucket", "s3:ListBucketMultipartUploads"}
+    assert s3_actions("APIHandler", exports) == {"s3:GetObject"}

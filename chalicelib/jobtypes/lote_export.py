@@ -1,0 +1,278 @@
+"""The EXPORT job type: a lote's lines as a CSV or XLSX file on S3, behind a download link.
+
+CSV is written at any lote size as an S3 multipart upload, one part per chunk: a chunk
+reads lines in file order until it holds `EXPORT_PART_BYTES` of CSV (the last part may
+be smaller), uploads that part and checkpoints the upload id, the parts' ETags and the
+last line written. A repeated chunk uploads the same lines under the same part number,
+which replaces the part, so a redelivery or a crash between upload and checkpoint
+changes nothing. No worker ever holds more than one part of the file.
+
+XLSX is a zip whose sheet cannot be continued by another process, so it is written in
+one chunk, streamed to a temporary file and uploaded from it; it is refused beyond
+Excel's 1,048,575 data rows (the CSV has no such limit).
+
+The export reads the generation the lote showed when it was asked for; if the lote is
+replaced or deleted meanwhile, the export fails and says so (the file would mix two
+imports). A failed or cancelled export aborts its upload and removes any file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+from chalicelib.adapters.auth import Identity
+from chalicelib.adapters.exports import ExportStore
+from chalicelib.adapters.services import Services
+from chalicelib.core.errors import TooManyRows
+from chalicelib.core.models import Job, JobType, Line, Lote, Phase, Staged
+from chalicelib.dkt import sheet
+from chalicelib.dkt.layout import UTF8_BOM
+from chalicelib.engine import lifecycle, progress
+from chalicelib.engine.commit import completing
+from chalicelib.engine.jobtype import (
+    Advanced,
+    CheckpointUpdate,
+    ChunkOutcome,
+    Failed,
+    Finished,
+    Progress,
+    Start,
+)
+from chalicelib.jobtypes.holdings import HoldsNothing
+from chalicelib.stores import lotes, rule_sets
+
+FORMATS = ("csv", "xlsx")
+# Lines read per query round over the generation's keys.
+READ_PAGE = 2_000
+LOTE_CHANGED = "LOTE_CHANGED"
+EXPORT_INTERRUPTED = "EXPORT_INTERRUPTED"
+
+
+def export_job(*, owner: Identity, lote_id: str, file_format: str, services: Services) -> Job:
+    """Writes the QUEUED job that exports the lote's current lines, and returns it.
+
+    Raises:
+        LoteNotFound: the tenant has no such ACTIVE lote.
+        TooManyRows: an XLSX of more rows than Excel holds.
+    """
+    lote = lotes.get_active(owner.tenant_id, lote_id)
+    rows = int(lote.line_count)
+    if file_format == "xlsx" and rows > sheet.XLSX_MAX_ROWS:
+        raise TooManyRows(
+            f"Excel admite hasta {lifecycle.format_count(sheet.XLSX_MAX_ROWS)} filas y el "
+            f"lote {lote_id} tiene {lifecycle.format_count(rows)}: expórtelo en CSV.",
+            f"xlsx export of {rows} rows",
+        )
+    return lifecycle.create(
+        job_type=JobType.EXPORT,
+        owner=owner,
+        parameters={
+            "loteId": lote_id,
+            "format": file_format,
+            "filename": f"lote-{lote_id}.{file_format}",
+            # The generation shown now: the file is of these lines, or of none.
+            "generationJobId": lote.job_id,
+            "lineShards": int(lote.line_shards),
+            "ruleFields": list(_rule_fields(lote)),
+        },
+        message=f"Exportación del lote {lote_id} en cola.",
+        ttl_days=services.settings.job_ttl_days,
+        total_items=rows,
+        clock=services.clock,
+        new_id=services.new_id,
+    )
+
+
+def _rule_fields(lote: Lote) -> Sequence[str]:
+    """The fields the rules of the lote's import set (their columns in the file)."""
+    importer = lifecycle.get(lote.job_id or "")
+    version = int(importer.rules_version or 0) if importer is not None else 0
+    return rule_sets.load_version(lote.tenant_id, version).fields_set()
+
+
+def key_of(job: Job, exports: ExportStore) -> str:
+    return exports.key_for(job.tenant_id, job.user_id, job.id, job.parameters["filename"])
+
+
+class LoteExport(HoldsNothing):
+    """Writes the file a part per chunk, then completes the job with its size."""
+
+    cancel_refusal: ClassVar[str | None] = None
+    auto_retry_attempts: ClassVar[int] = 0
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._exports = services.exports
+        self._settings = services.settings
+
+    def start(self, job: Job) -> Start:
+        return Start(f"Exportando el lote {job.parameters['loteId']}...")
+
+    @classmethod
+    def staged_on_failure(cls, job: Job) -> Staged:
+        return Staged.DISCARD
+
+    def discard_chunk(self, job: Job) -> bool:
+        self._exports.discard(key_of(job, self._exports))
+        return True
+
+    def accept_overdue_upload(self, job: Job) -> bool:
+        return False
+
+    def run_chunk(self, job: Job) -> ChunkOutcome:
+        parameters: dict[str, Any] = job.parameters
+        if not self._lote_unchanged(job):
+            return Failed(
+                LOTE_CHANGED,
+                f"El lote {parameters['loteId']} cambió o se eliminó durante la exportación: "
+                "expórtelo de nuevo.",
+                staged=Staged.DISCARD,
+            )
+        key = key_of(job, self._exports)
+        columns = sheet.columns_for(parameters.get("ruleFields", []))
+        if parameters["format"] == "xlsx":
+            return self._xlsx(job, key, columns)
+        state: dict[str, Any] = dict(job.checkpoint.state or {})
+        if "uploadId" not in state:  # the first chunk, or a retry starting over
+            state = {"uploadId": self._exports.begin(key, "csv"), "etags": []}
+            after, written = 0, 0
+        else:
+            after, written = int(job.checkpoint.line_no), int(job.processed_items)
+        part, after, count, more = self._csv_part(job, columns, after, first=not state["etags"])
+        written += count
+        if not more and (done := self._exports.size_of(key)) is not None:
+            # A repeat of the last chunk: the delivery that completed the file died
+            # before it could complete the job.
+            return self._complete(job, written, done)
+        size = int(state.get("bytes", 0)) + len(part)
+        if part:
+            etag = self._exports.put_part(key, state["uploadId"], len(state["etags"]) + 1, part)
+            if etag is None:
+                return _interrupted()
+            state = {**state, "etags": [*state["etags"], etag], "bytes": size}
+        if not more:
+            self._exports.finish(key, state["uploadId"], state["etags"])
+            return self._complete(job, written, size)
+        total = max(int(job.total_items or 0), written)
+        return Advanced(
+            CheckpointUpdate(Phase.EXPORT.value, 0, after, state),
+            Progress(
+                progress=progress.share(written, total),
+                processed_items=written,
+                total_items=total,
+                message=f"Exportando {lifecycle.format_count(written)} de "
+                f"{lifecycle.format_count(total)} registros del lote {parameters['loteId']}.",
+            ),
+        )
+
+    def _csv_part(
+        self, job: Job, columns: Sequence[sheet.Column], after: int, *, first: bool
+    ) -> tuple[bytes, int, int, bool]:
+        """The CSV of the lines after `after` up to one part; returns it, the last line in
+        it, how many lines it holds, and whether more lines follow."""
+        part = bytearray(UTF8_BOM + sheet.csv_bytes([sheet.header(columns)]) if first else b"")
+        count, more = 0, True
+        while more and len(part) < self._settings.export_part_bytes:
+            lines, more = self._lines_after(job, after)
+            if not lines:
+                break
+            part += sheet.csv_bytes(_rows(lines, columns))
+            after, count = int(lines[-1].line_no), count + len(lines)
+        return bytes(part), after, count, more
+
+    def _xlsx(self, job: Job, key: str, columns: Sequence[sheet.Column]) -> ChunkOutcome:
+        # Imported here: only XLSX exports pay for loading the library.
+        import xlsxwriter
+
+        if (done := self._exports.size_of(key)) is not None:  # see run_chunk
+            return self._complete(job, int(job.total_items or 0), done)
+        upload_id = self._exports.begin(key, "xlsx")
+        count = 0
+        with tempfile.NamedTemporaryFile(suffix=".xlsx") as file:
+            workbook = xlsxwriter.Workbook(
+                file.name, {"constant_memory": True, "strings_to_numbers": False}
+            )
+            worksheet = workbook.add_worksheet("Lote")
+            bold = workbook.add_format({"bold": True})
+            worksheet.write_row(0, 0, sheet.header(columns), bold)
+            for count, cells in enumerate(self._all_rows(job, columns), start=1):
+                for column, cell in enumerate(cells):
+                    if cell is None:
+                        continue
+                    if isinstance(cell, str):
+                        worksheet.write_string(count, column, cell)
+                    else:
+                        worksheet.write_number(count, column, float(cell))
+            worksheet.freeze_panes(1, 0)
+            workbook.close()
+            size = os.path.getsize(file.name)
+            etags: list[str] = []
+            with open(file.name, "rb") as written:
+                while chunk := written.read(self._settings.export_part_bytes):
+                    etag = self._exports.put_part(key, upload_id, len(etags) + 1, chunk)
+                    if etag is None:
+                        return _interrupted()
+                    etags.append(etag)
+        self._exports.finish(key, upload_id, etags)
+        return self._complete(job, count, size)
+
+    def _all_rows(self, job: Job, columns: Sequence[sheet.Column]) -> Iterator[list[sheet.Cell]]:
+        after, more = 0, True
+        while more:
+            lines, more = self._lines_after(job, after)
+            if not lines:
+                return
+            yield from _rows(lines, columns)
+            after = int(lines[-1].line_no)
+
+    def _lines_after(self, job: Job, after: int) -> tuple[list[Line], bool]:
+        parameters = job.parameters
+        return lotes.generation_lines_after(
+            job.tenant_id,
+            parameters["loteId"],
+            parameters["generationJobId"],
+            int(parameters["lineShards"]),
+            after,
+            READ_PAGE,
+        )
+
+    def _lote_unchanged(self, job: Job) -> bool:
+        return lotes.shows_generation(
+            job.tenant_id, job.parameters["loteId"], job.parameters["generationJobId"]
+        )
+
+    def _complete(self, job: Job, rows: int, size: int) -> Finished:
+        parameters = job.parameters
+        message = (
+            f"Exportación lista: {lifecycle.format_count(rows)} registros del lote "
+            f"{parameters['loteId']} ({parameters['format'].upper()})."
+        )
+        result = {
+            "loteId": parameters["loteId"],
+            "format": parameters["format"],
+            "filename": parameters["filename"],
+            "rows": rows,
+            "bytes": size,
+        }
+        with completing(job, result, message, clock=self._services.clock):
+            pass
+        return Finished(message)
+
+
+def _interrupted() -> Failed:
+    """The multipart upload was aborted under the export (S3's lifecycle rule ends uploads
+    left open for a day): it can only start over."""
+    return Failed(
+        EXPORT_INTERRUPTED,
+        "La exportación estuvo detenida demasiado tiempo y su archivo parcial se descartó: "
+        "reinténtela para empezarla de nuevo.",
+        staged=Staged.DISCARD,
+    )
+
+
+def _rows(lines: Sequence[Line], columns: Sequence[sheet.Column]) -> Iterator[list[sheet.Cell]]:
+    for line in lines:
+        yield sheet.row(line.record, line.rules_fired, line.rule_errors, columns)
