@@ -61,6 +61,9 @@ class ApiClient:
     def cancel(self, job_id: str) -> Any:
         return self._call("POST", f"/api/jobs/{job_id}/cancel")
 
+    def export(self, lote_id: str, file_format: str) -> Any:
+        return self._call("POST", f"/api/lotes/{lote_id}/export", json={"format": file_format})
+
     def jobs(self, limit: int = 20) -> Any:
         return self._call("GET", f"/api/jobs?limit={limit}")
 
@@ -162,6 +165,27 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0 if job["status"] == "COMPLETED" else 1
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    client = _client(args)
+    job_id = client.export(args.lote_id, args.format)["job"]["id"]
+    console.print(f"Job {job_id} creado: exportando el lote {args.lote_id}...")
+    job = follow(client, job_id, args.interval)
+    console.print(job["message"])
+    if job["status"] != "COMPLETED":
+        print(job_id)
+        return 1
+    # The job's link lasts minutes: fetched right after the job says it is done.
+    output = Path(args.output or job["result"]["filename"])
+    with requests.get(job["result"]["downloadUrl"], stream=True, timeout=300) as response:
+        response.raise_for_status()
+        with output.open("wb") as file:
+            for block in response.iter_content(1024 * 1024):
+                file.write(block)
+    console.print(f"Guardado en {output}")
+    print(job_id)
+    return 0
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     print(issue_local_token(args.user, args.tenant, secret=args.secret, ttl_s=args.ttl))
     return 0
@@ -228,6 +252,13 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid lines only")
     imp.add_argument("--replace", action="store_true", help="replace an existing lote")
     imp.set_defaults(func=cmd_import)
+
+    exp = with_api(sub.add_parser("export", help="export a lote to CSV or XLSX and download it"))
+    exp.add_argument("lote_id", help="e.g. ICBCVC2404")
+    exp.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    exp.add_argument("--output", help="file to write (default: the export's name)")
+    exp.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    exp.set_defaults(func=cmd_export)
 
     tok = sub.add_parser("token", help="print a local bearer token")
     tok.add_argument("--user", required=True)

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -79,9 +80,36 @@ class ExportStore:
         self._abort_open(key)  # any that two deliveries racing at the start both began
 
     def discard(self, key: str) -> None:
-        """Aborts every open upload of `key` and removes the file, if it was completed."""
+        """Aborts every open upload of `key` and removes the file, if it was completed, and
+        its pieces."""
         self._abort_open(key)
         self._s3.delete_object(Bucket=self._bucket, Key=key)
+        self.drop_pieces(key)
+
+    # Pieces: what chunks wrote that is not a part yet (S3 takes no part under 5 MiB but
+    # the last), one small object per chunk beside the file, read back to make a part.
+
+    def put_piece(self, key: str, name: int, data: bytes) -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=self._piece_key(key, name), Body=data)
+
+    def piece(self, key: str, name: int) -> bytes:
+        response = self._s3.get_object(Bucket=self._bucket, Key=self._piece_key(key, name))
+        return response["Body"].read()
+
+    def drop_pieces(self, key: str) -> None:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=f"{key}.pieces/"):
+            objects: list[ObjectIdentifierTypeDef] = [
+                {"Key": item["Key"]} for item in page.get("Contents", [])
+            ]
+            if objects:
+                self._s3.delete_objects(
+                    Bucket=self._bucket, Delete={"Objects": objects, "Quiet": True}
+                )
+
+    @staticmethod
+    def _piece_key(key: str, name: int) -> str:
+        return f"{key}.pieces/{name:012d}"
 
     def _open_uploads(self, key: str) -> list[str]:
         response = self._s3.list_multipart_uploads(Bucket=self._bucket, Prefix=key)

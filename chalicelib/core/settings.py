@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     # (S3's 5 MiB for every part but the last; moto's can be lowered, for tests).
     export_part_bytes: int = Field(8 * MIB, ge=1, le=64 * MIB)
     s3_min_part_bytes: int = Field(5 * MIB, ge=1)
+    # Lines an export chunk reads (one query round over a lote's keys, ~0.7 MB of CSV):
+    # bounded like an import's chunk, so a chunk fits any invocation's budget. Chunks'
+    # CSV waits on S3 as pieces until the pieces make a part.
+    export_chunk_lines: int = Field(5_000, ge=1, le=50_000)
     # How long a download link of a finished export works (it is made anew on every read).
     download_url_ttl_s: int = Field(5 * 60, ge=1, le=MAX_URL_TTL_S)
     # Staged lines of a FAILED import are kept this long, so a retry resumes.

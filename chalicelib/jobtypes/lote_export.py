@@ -45,8 +45,8 @@ from chalicelib.jobtypes.holdings import HoldsNothing
 from chalicelib.stores import lotes, rule_sets
 
 FORMATS = ("csv", "xlsx")
-# Lines read per query round over the generation's keys.
-READ_PAGE = 2_000
+# Lines an XLSX export reads per query round over the generation's keys.
+XLSX_READ_PAGE = 5_000
 LOTE_CHANGED = "LOTE_CHANGED"
 EXPORT_INTERRUPTED = "EXPORT_INTERRUPTED"
 
@@ -137,25 +137,30 @@ class LoteExport(HoldsNothing):
             return self._xlsx(job, key, columns)
         state: dict[str, Any] = dict(job.checkpoint.state or {})
         if "uploadId" not in state:  # the first chunk, or a retry starting over
-            state = {"uploadId": self._exports.begin(key, "csv"), "etags": []}
+            state = {"uploadId": self._exports.begin(key, "csv"), "etags": [], "pieces": []}
             after, written = 0, 0
         else:
             after, written = int(job.checkpoint.line_no), int(job.processed_items)
-        part, after, count, more = self._csv_part(job, columns, after, first=not state["etags"])
-        written += count
+        first = after == 0
+        lines, more = self._lines_after(job, after, self._settings.export_chunk_lines)
         if not more and (done := self._exports.size_of(key)) is not None:
             # A repeat of the last chunk: the delivery that completed the file died
             # before it could complete the job.
-            return self._complete(job, written, done)
-        size = int(state.get("bytes", 0)) + len(part)
-        if part:
-            etag = self._exports.put_part(key, state["uploadId"], len(state["etags"]) + 1, part)
-            if etag is None:
-                return _interrupted()
-            state = {**state, "etags": [*state["etags"], etag], "bytes": size}
+            self._exports.drop_pieces(key)
+            return self._complete(job, written + len(lines), done)
+        piece = sheet.csv_bytes(_rows(lines, columns))
+        if first:
+            piece = UTF8_BOM + sheet.csv_bytes([sheet.header(columns)]) + piece
+        written += len(lines)
+        after = int(lines[-1].line_no) if lines else after
+        added = self._add_piece(key, state, piece, name=after, last=not more)
+        if added is None:
+            return _interrupted()
+        state = added
         if not more:
             self._exports.finish(key, state["uploadId"], state["etags"])
-            return self._complete(job, written, size)
+            self._exports.drop_pieces(key)
+            return self._complete(job, written, int(state["bytes"]))
         total = max(int(job.total_items or 0), written)
         return Advanced(
             CheckpointUpdate(Phase.EXPORT.value, 0, after, state),
@@ -168,20 +173,29 @@ class LoteExport(HoldsNothing):
             ),
         )
 
-    def _csv_part(
-        self, job: Job, columns: Sequence[sheet.Column], after: int, *, first: bool
-    ) -> tuple[bytes, int, int, bool]:
-        """The CSV of the lines after `after` up to one part; returns it, the last line in
-        it, how many lines it holds, and whether more lines follow."""
-        part = bytearray(UTF8_BOM + sheet.csv_bytes([sheet.header(columns)]) if first else b"")
-        count, more = 0, True
-        while more and len(part) < self._settings.export_part_bytes:
-            lines, more = self._lines_after(job, after)
-            if not lines:
-                break
-            part += sheet.csv_bytes(_rows(lines, columns))
-            after, count = int(lines[-1].line_no), count + len(lines)
-        return bytes(part), after, count, more
+    def _add_piece(
+        self, key: str, state: dict[str, Any], piece: bytes, *, name: int, last: bool
+    ) -> dict[str, Any] | None:
+        """Adds one chunk's CSV to the file: kept as a piece on S3 while the pieces make
+        less than a part, else uploaded with them as the next part. Returns the new state,
+        or None if the upload was aborted meanwhile.
+
+        A piece is named after its last line, so a repeated chunk rewrites the same one;
+        pieces are removed only with the whole export (a delivery that dies after the part
+        went up reads them again)."""
+        pieces: list[list[int]] = state.get("pieces", [])
+        waiting = sum(int(size) for _, size in pieces) + len(piece)
+        if waiting < self._settings.export_part_bytes and not last:
+            self._exports.put_piece(key, name, piece)
+            return {**state, "pieces": [*pieces, [name, len(piece)]]}
+        part = b"".join([*(self._exports.piece(key, int(n)) for n, _ in pieces), piece])
+        if not part:
+            return state
+        etag = self._exports.put_part(key, state["uploadId"], len(state["etags"]) + 1, part)
+        if etag is None:
+            return None
+        size = int(state.get("bytes", 0)) + len(part)
+        return {**state, "etags": [*state["etags"], etag], "pieces": [], "bytes": size}
 
     def _xlsx(self, job: Job, key: str, columns: Sequence[sheet.Column]) -> ChunkOutcome:
         # Imported here: only XLSX exports pay for loading the library.
@@ -222,13 +236,13 @@ class LoteExport(HoldsNothing):
     def _all_rows(self, job: Job, columns: Sequence[sheet.Column]) -> Iterator[list[sheet.Cell]]:
         after, more = 0, True
         while more:
-            lines, more = self._lines_after(job, after)
+            lines, more = self._lines_after(job, after, XLSX_READ_PAGE)
             if not lines:
                 return
             yield from _rows(lines, columns)
             after = int(lines[-1].line_no)
 
-    def _lines_after(self, job: Job, after: int) -> tuple[list[Line], bool]:
+    def _lines_after(self, job: Job, after: int, limit: int) -> tuple[list[Line], bool]:
         parameters = job.parameters
         return lotes.generation_lines_after(
             job.tenant_id,
@@ -236,7 +250,7 @@ class LoteExport(HoldsNothing):
             parameters["generationJobId"],
             int(parameters["lineShards"]),
             after,
-            READ_PAGE,
+            limit,
         )
 
     def _lote_unchanged(self, job: Job) -> bool:

@@ -493,3 +493,29 @@ def test_a_job_that_ends_in_front_of_the_user_only_gets_the_pages_notice(
     small.write_bytes(generate_bytes(50, seed=6))
     page = import_with_notifications(signed_in_page, new_context, small, "NOTIFB", hidden=False)
     assert page.evaluate("window.systemNotifications") == []
+
+
+def test_a_lote_is_exported_from_the_history_and_downloaded_from_its_card(
+    signed_in_page: OpenPage, tmp_path: Path
+) -> None:
+    # GIVEN a completed import of 120 lines
+    small = tmp_path / "julio.dkt"
+    small.write_bytes(generate_bytes(120, seed=7))
+    page = signed_in_page("olga", "acme")
+    job_id = start_import(page, "EXPO", small)
+    expect(followed(page, job_id).locator(".job-status")).to_have_text(
+        "Completada", timeout=IMPORT_TIMEOUT_MS
+    )
+    # WHEN she exports its lote to CSV from the history
+    history_row(page, job_id).get_by_role("button", name="Exportar el lote EXPO2404 a CSV").click()
+    # THEN the export is followed like an import, and its file downloads from the card
+    card = page.locator("#follow-list .job").first
+    expect(card.locator(".job-title")).to_have_text("Exportación CSV · lote EXPO2404")
+    expect(card.locator(".job-status")).to_have_text("Completada", timeout=IMPORT_TIMEOUT_MS)
+    expect(page.locator("#notices")).to_contain_text("Exportación completa: lote EXPO2404")
+    with page.expect_download() as download:
+        card.get_by_role("button", name="Descargar").click()
+    assert download.value.suggested_filename == "lote-EXPO2404.csv"
+    data = Path(download.value.path()).read_bytes()
+    assert data.startswith("\ufeffLínea,Fecha,Titular,Tarjeta".encode())
+    assert data.count(b"\r\n") == 121  # the header and one row per line

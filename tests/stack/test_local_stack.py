@@ -68,6 +68,21 @@ def test_cli_imports_an_18000_line_file_with_a_progress_bar(stack_url: str, tmp_
         job = json.load(response)
     assert job["status"] == "COMPLETED"
     assert job["processedItems"] == job["totalItems"] == 18_000
+    # WHEN its lote is exported to CSV through the CLI
+    saved = tmp_path / "lote.csv"
+    command = [*CLI, "export", job["loteId"], "--output", str(saved), "--interval", "0.5"]
+    exported = subprocess.run(
+        [*command, "--api", stack_url, "--token", token],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    # THEN the file is saved with the header and every line
+    assert exported.returncode == 0, exported.stderr
+    assert "Exportación lista: 18.000 registros" in exported.stderr
+    assert saved.read_bytes().count(b"\r\n") == 18_001
 
 
 def test_cli_token_command_prints_a_token_the_stack_accepts(stack_url: str) -> None:

@@ -22,10 +22,12 @@ import {
 } from "./auth.js";
 import { $ } from "./dom.js";
 import {
+  downloadExport,
   onOtherTabMessage,
   pollNow,
   resumeAfterReconnect,
   retryJob,
+  startExport,
   stopFollowing,
 } from "./follow.js";
 import {
@@ -65,7 +67,7 @@ function onSessionEnd() {
 function bindUi() {
   configureAuth({ onSessionStart, onSessionEnd });
   configureApi({ onReconnect: resumeAfterReconnect });
-  configureHistory({ onRetry: retryJob });
+  configureHistory({ onRetry: retryJob, onExport: startExport, onDownload: downloadExport });
   listenToOtherTabs(onOtherTabMessage);
   $("token-form").addEventListener("submit", onTokenSubmit);
   $("cognito-button").addEventListener("click", startCognitoSignIn);

@@ -9,6 +9,7 @@ import { loadHistory, openErrors, refreshHistoryRow } from "./history.js";
 import {
   FINAL,
   hasErrorReport,
+  isDownloadable,
   isRetryable,
   jobTitle,
   linesText,
@@ -153,6 +154,7 @@ export function follow(job) {
     node.querySelector(".job-cancel").addEventListener("click", () => cancelJob(entry));
     node.querySelector(".job-retry").addEventListener("click", () => retryJob(entry.job.id));
     node.querySelector(".job-errors").addEventListener("click", () => openErrors(entry.job));
+    node.querySelector(".job-download").addEventListener("click", () => downloadExport(entry.job.id));
     node.querySelector(".job-dismiss").addEventListener("click", () => {
       state.followed.delete(entry.job.id);
       node.remove();
@@ -207,6 +209,7 @@ function renderFollowed({ job, el: node }) {
     job.etaSeconds != null && !final ? `≈ ${formatDuration(job.etaSeconds * 1000)}` : "—";
   const cancel = node.querySelector(".job-cancel");
   cancel.hidden = final || job.type === "LOTE_DELETE";
+  node.querySelector(".job-download").hidden = !isDownloadable(job);
   cancel.disabled = Boolean(job.cancelRequested);
   node.querySelector(".job-errors").hidden = !hasErrorReport(job);
   node.querySelector(".job-retry").hidden = !isRetryable(job);
@@ -250,5 +253,35 @@ export async function retryJob(jobId) {
   } catch (error) {
     if (isSignedOut(error)) return;
     showNotice({ title: "No se pudo reintentar", detail: error.message, kind: "error" });
+  }
+}
+
+/** Starts an export of a lote (format "csv" or "xlsx") and follows it like an import. */
+export async function startExport(loteId, format) {
+  try {
+    const { job } = await api(`api/lotes/${encodeURIComponent(loteId)}/export`, {
+      method: "POST",
+      body: { format },
+    });
+    follow(job);
+    broadcast({ type: "started", jobId: job.id });
+    state.needHistory = true;
+    pollNow();
+  } catch (error) {
+    if (isSignedOut(error)) return;
+    showNotice({ title: "No se pudo exportar", detail: error.message, kind: "error" });
+  }
+}
+
+/** Downloads a finished export: its link lasts minutes, so a fresh one is asked for now. */
+export async function downloadExport(jobId) {
+  try {
+    const job = await api(`api/jobs/${encodeURIComponent(jobId)}`);
+    const url = job.result?.downloadUrl;
+    if (!url) throw new Error("El archivo de esta exportación ya no está disponible.");
+    window.location.assign(url);
+  } catch (error) {
+    if (isSignedOut(error)) return;
+    showNotice({ title: "No se pudo descargar", detail: error.message, kind: "error" });
   }
 }

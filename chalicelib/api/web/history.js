@@ -6,7 +6,10 @@ import { $, el } from "./dom.js";
 import { formatDate, formatNumber } from "./format.js";
 import {
   durationText,
+  formatName,
   hasErrorReport,
+  isDownloadable,
+  isExportable,
   isRetryable,
   jobTitle,
   messageText,
@@ -17,11 +20,12 @@ import { state } from "./state.js";
 
 const MAX_KEPT_ERRORS = 1000; // the API keeps the first 1,000 line errors of a job
 
-const hooks = { onRetry: async () => {} };
+const hooks = { onRetry: async () => {}, onExport: async () => {}, onDownload: async () => {} };
 
-/** What Reintentar does: follow.js retries the job and follows it (app.js wires it). */
-export function configureHistory({ onRetry }) {
-  hooks.onRetry = onRetry;
+/** What Reintentar, Exportar and Descargar do: follow.js starts the job and follows it, or
+ * fetches the file (app.js wires them). */
+export function configureHistory({ onRetry, onExport, onDownload }) {
+  Object.assign(hooks, { onRetry, onExport, onDownload });
 }
 
 export async function loadHistory(cursor = null) {
@@ -69,6 +73,11 @@ function smallButton(text) {
   return el("button", { type: "button", className: "secondary small", textContent: text });
 }
 
+function jobKindText(job) {
+  if (job.type === "LOTE_DELETE") return "Eliminación de lote";
+  return `Exportación ${formatName(job.parameters?.format)}`;
+}
+
 function statusBadge(job) {
   const className = `badge status-${job.status.toLowerCase()}`;
   return el("span", { className, textContent: statusLabel(job) });
@@ -78,16 +87,17 @@ function historyRow(job) {
   const p = job.parameters ?? {};
   const fileCell = el("td", {});
   fileCell.append(
-    job.type === "LOTE_DELETE"
-      ? el("span", { textContent: "Eliminación de lote" })
-      : el("span", { className: "filename", textContent: p.filename ?? "—" }),
+    job.type === "DKT_IMPORT"
+      ? el("span", { className: "filename", textContent: p.filename ?? "—" })
+      : el("span", { textContent: jobKindText(job) }),
   );
   if (job.status === "FAILED" && job.error?.message) {
     fileCell.append(el("span", { className: "sub", textContent: messageText(job) }));
   }
   // An import's lote exists once it completed; a cancelled or failed one only named it.
-  const showsLote = job.type === "LOTE_DELETE" || job.status === "COMPLETED";
-  const loteCell = el("td", { className: "lote" }, (showsLote && job.loteId) || "—");
+  const showsLote = job.type !== "DKT_IMPORT" || job.status === "COMPLETED";
+  const loteId = job.loteId ?? p.loteId;
+  const loteCell = el("td", { className: "lote" }, (showsLote && loteId) || "—");
   if (job.loteDeleted) {
     loteCell.append(" ", el("span", { className: "badge mark", textContent: "lote eliminado" }));
   }
@@ -96,6 +106,23 @@ function historyRow(job) {
     const show = smallButton("Ver errores");
     show.addEventListener("click", () => openErrors(job));
     actions.append(show);
+  }
+  if (isDownloadable(job)) {
+    const download = smallButton("Descargar");
+    download.classList.remove("secondary");
+    download.addEventListener("click", () => hooks.onDownload(job.id));
+    actions.append(download);
+  }
+  if (isExportable(job)) {
+    for (const format of ["csv", "xlsx"]) {
+      const exporter = smallButton(`Exportar ${formatName(format)}`);
+      exporter.setAttribute("aria-label", `Exportar el lote ${job.loteId} a ${formatName(format)}`);
+      exporter.addEventListener("click", () => {
+        exporter.disabled = true;
+        hooks.onExport(job.loteId, format).finally(() => (exporter.disabled = false));
+      });
+      actions.append(exporter);
+    }
   }
   if (isRetryable(job)) {
     const retry = smallButton("Reintentar");

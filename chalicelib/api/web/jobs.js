@@ -19,8 +19,25 @@ export function statusLabel(job) {
 export function jobTitle(job) {
   if (job.type === "LOTE_DELETE") return `Eliminación de lote ${job.loteId ?? ""}`.trim();
   const p = job.parameters ?? {};
+  if (job.type === "EXPORT") return `Exportación ${formatName(p.format)} · lote ${p.loteId}`;
   const name = p.filename ?? job.id;
   return p.codigoTarjeta ? `${name} · ${p.codigoTarjeta}` : name;
+}
+
+const FORMAT_NAMES = { csv: "CSV", xlsx: "Excel" };
+
+export function formatName(format) {
+  return FORMAT_NAMES[format] ?? format;
+}
+
+/** A finished export whose file can be fetched (a fresh link is asked for at the click). */
+export function isDownloadable(job) {
+  return job.type === "EXPORT" && job.status === "COMPLETED";
+}
+
+/** A completed import whose lote is still there: it can be exported. */
+export function isExportable(job) {
+  return job.type === "DKT_IMPORT" && job.status === "COMPLETED" && job.loteId && !job.loteDeleted;
 }
 
 export function hasErrorReport(job) {

@@ -50,8 +50,13 @@ export async function announceFinal(job) {
   // attempts: a retried job that finishes again is a new outcome, announced once too.
   if (!(await claimNotice(`${job.id}#${job.attempts}`))) return;
   const deletion = job.type === "LOTE_DELETE";
-  const name = deletion ? `lote ${job.loteId ?? ""}`.trim() : job.parameters?.filename ?? job.id;
-  const noun = deletion ? "Eliminación" : "Importación";
+  const exporting = job.type === "EXPORT";
+  const name = deletion
+    ? `lote ${job.loteId ?? ""}`.trim()
+    : exporting
+      ? `lote ${job.parameters?.loteId}`
+      : job.parameters?.filename ?? job.id;
+  const noun = deletion ? "Eliminación" : exporting ? "Exportación" : "Importación";
   const failure = job.error?.message ?? job.message;
   const done = completedDetail(job);
   const notice = {
