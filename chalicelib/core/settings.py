@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     # bounded like an import's chunk, so a chunk fits any invocation's budget. Chunks'
     # CSV waits on S3 as pieces until the pieces make a part.
     export_chunk_lines: int = Field(5_000, ge=1, le=50_000)
+    # An XLSX is written in one chunk (a zip cannot be continued by another process): at
+    # most this many rows, so that it fits one worker invocation (README: ~11,000 rows/s
+    # written on one core, and a 1,024 MB Lambda has about half of one). At most Excel's.
+    xlsx_max_rows: int = Field(250_000, ge=1, le=1_048_575)
     # How long a download link of a finished export works (it is made anew on every read).
     download_url_ttl_s: int = Field(5 * 60, ge=1, le=MAX_URL_TTL_S)
     # Staged lines of a FAILED import are kept this long, so a retry resumes.

@@ -24,8 +24,6 @@ Cell = str | int | Decimal | None
 # Sheets (OWASP's "CSV injection"): such text gets a leading apostrophe.
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 
-# Excel's last row is 1,048,576; one of them is the header.
-XLSX_MAX_ROWS: Final = 1_048_575
 
 
 @dataclass(frozen=True)

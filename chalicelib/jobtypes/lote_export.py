@@ -9,7 +9,8 @@ changes nothing. No worker ever holds more than one part of the file.
 
 XLSX is a zip whose sheet cannot be continued by another process, so it is written in
 one chunk, streamed to a temporary file and uploaded from it; it is refused beyond
-Excel's 1,048,575 data rows (the CSV has no such limit).
+`XLSX_MAX_ROWS` (what one invocation writes in time; at most Excel's 1,048,575 data
+rows). The CSV has no such limit.
 
 The export reads the generation the lote showed when it was asked for; if the lote is
 replaced or deleted meanwhile, the export fails and says so (the file would mix two
@@ -60,9 +61,10 @@ def export_job(*, owner: Identity, lote_id: str, file_format: str, services: Ser
     """
     lote = lotes.get_active(owner.tenant_id, lote_id)
     rows = int(lote.line_count)
-    if file_format == "xlsx" and rows > sheet.XLSX_MAX_ROWS:
+    limit = services.settings.xlsx_max_rows
+    if file_format == "xlsx" and rows > limit:
         raise TooManyRows(
-            f"Excel admite hasta {lifecycle.format_count(sheet.XLSX_MAX_ROWS)} filas y el "
+            f"La exportación a Excel admite hasta {lifecycle.format_count(limit)} filas y el "
             f"lote {lote_id} tiene {lifecycle.format_count(rows)}: expórtelo en CSV.",
             f"xlsx export of {rows} rows",
         )

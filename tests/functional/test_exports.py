@@ -21,7 +21,6 @@ from support import Api, import_file, small_budget_pump, token_for
 from chalicelib import runtime
 from chalicelib.core.clock import utcnow
 from chalicelib.core.models import Lote, LoteStatus
-from chalicelib.dkt import sheet
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 from localdev.resources import QueueUrls
@@ -247,14 +246,14 @@ def test_an_xlsx_of_more_rows_than_excel_holds_is_refused_with_the_csv_offered(
         periodo="2404",
         job_id="someimport",
         user_id="ana",
-        line_count=sheet.XLSX_MAX_ROWS + 1,
+        line_count=runtime.services().settings.xlsx_max_rows + 1,
         created_at=now - timedelta(days=1),
         committed_at=now,
     ).save()
     response = api.post("/api/lotes/HUGE2404/export", {"format": "xlsx"})
     assert response.status_code == 400
     assert response.json_body["code"] == "TOO_MANY_ROWS"
-    assert "1.048.575 filas" in response.json_body["message"]
+    assert "hasta 250.000 filas" in response.json_body["message"]
     assert "CSV" in response.json_body["message"]
 
 
