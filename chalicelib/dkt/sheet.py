@@ -25,7 +25,6 @@ Cell = str | int | Decimal | None
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
-
 @dataclass(frozen=True)
 class Column:
     header: str
