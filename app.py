@@ -283,6 +283,19 @@ def export_lote(identity: Identity, lote_id: str, body: ExportRequest) -> JobAct
     return lotes.export_lote(identity, lote_id, body, runtime.services())
 
 
+@api(
+    "/api/jobs/{job_id}/errors/export",
+    "POST",
+    summary="Export an import's line-error report to CSV or XLSX: an EXPORT job, like a lote's.",
+    body=ExportRequest,
+    response=JobAction,
+    status=202,
+    errors=(400, 404, 409),
+)
+def export_errors(identity: Identity, job_id: str, body: ExportRequest) -> JobAction:
+    return jobs.export_errors(identity, job_id, body.format, runtime.services())
+
+
 # --- business rules ---------------------------------------------------------------------------
 
 

@@ -226,3 +226,18 @@ def error_report(owner: Identity, job_id: str, query: JobErrorsQuery) -> ErrorRe
         errors=[LineErrorView.of(item) for item in page.items],
         next_cursor=page.next_cursor,
     )
+
+
+def export_errors(owner: Identity, job_id: str, file_format: str, services: Services) -> JobAction:
+    """Starts an EXPORT job of an import's line-error report (CSV or XLSX).
+
+    Raises:
+        JobNotFound: the caller has no such job.
+        JobConflict: the job kept no line errors.
+    """
+    source = get_owned(job_id, owner)
+    job = lote_export.errors_export_job(
+        owner=owner, source=source, file_format=file_format, services=services
+    )
+    services.queue.send(lifecycle.message_for(job))
+    return JobAction.of(job)

@@ -51,6 +51,12 @@ LINE_COLUMNS: Final = (
     Column("CUIT", "cuit"),
     Column("MCC", "mcc"),
 )
+ERROR_COLUMNS: Final = (
+    Column("Línea", "lineNo", "integer"),
+    Column("Campo", "field"),
+    Column("Valor leído", "value"),
+    Column("Motivo", "reason"),
+)
 RULES_FIRED: Final = Column("Reglas aplicadas", "_rulesFired")
 RULE_ERRORS: Final = Column("Errores de reglas", "_ruleErrors")
 
@@ -81,6 +87,11 @@ def row(
         ),
     }
     return [_cell(values.get(column.field), column.kind) for column in columns]
+
+
+def error_row(error: Mapping[str, Any]) -> list[Cell]:
+    """One line error's cells, in ERROR_COLUMNS order."""
+    return [_cell(error.get(column.field), column.kind) for column in ERROR_COLUMNS]
 
 
 def _cell(value: Any, kind: Kind) -> Cell:

@@ -27,8 +27,9 @@ from typing import Any, ClassVar
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.exports import ExportStore
 from chalicelib.adapters.services import Services
-from chalicelib.core.errors import TooManyRows
-from chalicelib.core.models import Job, JobType, Line, Lote, Phase, Staged
+from chalicelib.adapters.storage import safe_filename
+from chalicelib.core.errors import JobConflict, TooManyRows
+from chalicelib.core.models import Job, JobType, Lote, Phase, Staged
 from chalicelib.dkt import sheet
 from chalicelib.dkt.layout import UTF8_BOM
 from chalicelib.engine import lifecycle, progress
@@ -42,6 +43,7 @@ from chalicelib.engine.jobtype import (
     Progress,
     Start,
 )
+from chalicelib.jobtypes.export_sources import ERRORS, Source, source_of
 from chalicelib.jobtypes.holdings import HoldsNothing
 from chalicelib.stores import lotes, rule_sets
 
@@ -88,6 +90,38 @@ def export_job(*, owner: Identity, lote_id: str, file_format: str, services: Ser
     )
 
 
+def errors_export_job(*, owner: Identity, source: Job, file_format: str, services: Services) -> Job:
+    """Writes the QUEUED job that exports the line-error report of import `source`.
+
+    Raises:
+        JobConflict: the import kept no line errors (or has not ended).
+    """
+    kept = min(int(source.error_count), services.settings.max_reported_errors)
+    if not source.job_status.is_final or kept == 0:
+        raise JobConflict(
+            f"job {source.id} has no error report",
+            "Esta importación no tiene errores por línea para exportar.",
+        )
+    filename = str(source.parameters.get("filename") or source.id)
+    stem = filename.rsplit(".", 1)[0] or source.id
+    return lifecycle.create(
+        job_type=JobType.EXPORT,
+        owner=owner,
+        parameters={
+            "source": ERRORS,
+            "sourceJobId": source.id,
+            "sourceFilename": filename,
+            "format": file_format,
+            "filename": f"errores-{safe_filename(stem)}.{file_format}",
+        },
+        message=f"Exportación de los errores de {filename} en cola.",
+        ttl_days=services.settings.job_ttl_days,
+        total_items=kept,
+        clock=services.clock,
+        new_id=services.new_id,
+    )
+
+
 def _rule_fields(lote: Lote) -> Sequence[str]:
     """The fields the rules of the lote's import set (their columns in the file)."""
     importer = lifecycle.get(lote.job_id or "")
@@ -111,7 +145,7 @@ class LoteExport(HoldsNothing):
         self._settings = services.settings
 
     def start(self, job: Job) -> Start:
-        return Start(f"Exportando el lote {job.parameters['loteId']}...")
+        return Start(f"Exportando {source_of(job).title}...")
 
     @classmethod
     def staged_on_failure(cls, job: Job) -> Staged:
@@ -126,7 +160,8 @@ class LoteExport(HoldsNothing):
 
     def run_chunk(self, job: Job) -> ChunkOutcome:
         parameters: dict[str, Any] = job.parameters
-        if not self._lote_unchanged(job):
+        source = source_of(job)
+        if not source.unchanged():
             return Failed(
                 LOTE_CHANGED,
                 f"El lote {parameters['loteId']} cambió o se eliminó durante la exportación: "
@@ -134,9 +169,8 @@ class LoteExport(HoldsNothing):
                 staged=Staged.DISCARD,
             )
         key = key_of(job, self._exports)
-        columns = sheet.columns_for(parameters.get("ruleFields", []))
         if parameters["format"] == "xlsx":
-            return self._xlsx(job, key, columns)
+            return self._xlsx(job, key, source)
         state: dict[str, Any] = dict(job.checkpoint.state or {})
         if "uploadId" not in state:  # the first chunk, or a retry starting over
             state = {"uploadId": self._exports.begin(key, "csv"), "etags": [], "pieces": []}
@@ -144,17 +178,17 @@ class LoteExport(HoldsNothing):
         else:
             after, written = int(job.checkpoint.line_no), int(job.processed_items)
         first = after == 0
-        lines, more = self._lines_after(job, after, self._settings.export_chunk_lines)
-        if not more and (done := self._exports.size_of(key)) is not None:
+        rows = source.read(after, self._settings.export_chunk_lines)
+        if not rows.more and (done := self._exports.size_of(key)) is not None:
             # A repeat of the last chunk: the delivery that completed the file died
             # before it could complete the job.
             self._exports.drop_pieces(key)
-            return self._complete(job, written + len(lines), done)
-        piece = sheet.csv_bytes(_rows(lines, columns))
+            return self._complete(job, source, written + len(rows.cells), done)
+        piece = sheet.csv_bytes(rows.cells)
         if first:
-            piece = UTF8_BOM + sheet.csv_bytes([sheet.header(columns)]) + piece
-        written += len(lines)
-        after = int(lines[-1].line_no) if lines else after
+            piece = UTF8_BOM + sheet.csv_bytes([sheet.header(source.columns)]) + piece
+        written += len(rows.cells)
+        after, more = rows.last, rows.more
         added = self._add_piece(key, state, piece, name=after, last=not more)
         if added is None:
             return _interrupted()
@@ -162,7 +196,7 @@ class LoteExport(HoldsNothing):
         if not more:
             self._exports.finish(key, state["uploadId"], state["etags"])
             self._exports.drop_pieces(key)
-            return self._complete(job, written, int(state["bytes"]))
+            return self._complete(job, source, written, int(state["bytes"]))
         total = max(int(job.total_items or 0), written)
         return Advanced(
             CheckpointUpdate(Phase.EXPORT.value, 0, after, state),
@@ -171,7 +205,7 @@ class LoteExport(HoldsNothing):
                 processed_items=written,
                 total_items=total,
                 message=f"Exportando {lifecycle.format_count(written)} de "
-                f"{lifecycle.format_count(total)} registros del lote {parameters['loteId']}.",
+                f"{lifecycle.format_count(total)} {source.noun} {source.label}.",
             ),
         )
 
@@ -199,22 +233,22 @@ class LoteExport(HoldsNothing):
         size = int(state.get("bytes", 0)) + len(part)
         return {**state, "etags": [*state["etags"], etag], "pieces": [], "bytes": size}
 
-    def _xlsx(self, job: Job, key: str, columns: Sequence[sheet.Column]) -> ChunkOutcome:
+    def _xlsx(self, job: Job, key: str, source: Source) -> ChunkOutcome:
         # Imported here: only XLSX exports pay for loading the library.
         import xlsxwriter
 
         if (done := self._exports.size_of(key)) is not None:  # see run_chunk
-            return self._complete(job, int(job.total_items or 0), done)
+            return self._complete(job, source, int(job.total_items or 0), done)
         upload_id = self._exports.begin(key, "xlsx")
         count = 0
         with tempfile.NamedTemporaryFile(suffix=".xlsx") as file:
             workbook = xlsxwriter.Workbook(
                 file.name, {"constant_memory": True, "strings_to_numbers": False}
             )
-            worksheet = workbook.add_worksheet("Lote")
+            worksheet = workbook.add_worksheet(source.sheet_name)
             bold = workbook.add_format({"bold": True})
-            worksheet.write_row(0, 0, sheet.header(columns), bold)
-            for count, cells in enumerate(self._all_rows(job, columns), start=1):
+            worksheet.write_row(0, 0, sheet.header(source.columns), bold)
+            for count, cells in enumerate(_all_rows(source), start=1):
                 for column, cell in enumerate(cells):
                     if cell is None:
                         continue
@@ -233,41 +267,16 @@ class LoteExport(HoldsNothing):
                         return _interrupted()
                     etags.append(etag)
         self._exports.finish(key, upload_id, etags)
-        return self._complete(job, count, size)
+        return self._complete(job, source, count, size)
 
-    def _all_rows(self, job: Job, columns: Sequence[sheet.Column]) -> Iterator[list[sheet.Cell]]:
-        after, more = 0, True
-        while more:
-            lines, more = self._lines_after(job, after, XLSX_READ_PAGE)
-            if not lines:
-                return
-            yield from _rows(lines, columns)
-            after = int(lines[-1].line_no)
-
-    def _lines_after(self, job: Job, after: int, limit: int) -> tuple[list[Line], bool]:
-        parameters = job.parameters
-        return lotes.generation_lines_after(
-            job.tenant_id,
-            parameters["loteId"],
-            parameters["generationJobId"],
-            int(parameters["lineShards"]),
-            after,
-            limit,
-        )
-
-    def _lote_unchanged(self, job: Job) -> bool:
-        return lotes.shows_generation(
-            job.tenant_id, job.parameters["loteId"], job.parameters["generationJobId"]
-        )
-
-    def _complete(self, job: Job, rows: int, size: int) -> Finished:
+    def _complete(self, job: Job, source: Source, rows: int, size: int) -> Finished:
         parameters = job.parameters
         message = (
-            f"Exportación lista: {lifecycle.format_count(rows)} registros del lote "
-            f"{parameters['loteId']} ({parameters['format'].upper()})."
+            f"Exportación lista: {lifecycle.format_count(rows)} {source.noun} {source.label} "
+            f"({parameters['format'].upper()})."
         )
         result = {
-            "loteId": parameters["loteId"],
+            "loteId": parameters.get("loteId"),
             "format": parameters["format"],
             "filename": parameters["filename"],
             "rows": rows,
@@ -289,6 +298,9 @@ def _interrupted() -> Failed:
     )
 
 
-def _rows(lines: Sequence[Line], columns: Sequence[sheet.Column]) -> Iterator[list[sheet.Cell]]:
-    for line in lines:
-        yield sheet.row(line.record, line.rules_fired, line.rule_errors, columns)
+def _all_rows(source: Source) -> Iterator[list[sheet.Cell]]:
+    after, more = 0, True
+    while more:
+        rows = source.read(after, XLSX_READ_PAGE)
+        yield from rows.cells
+        after, more = rows.last, rows.more and bool(rows.cells)

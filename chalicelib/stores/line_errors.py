@@ -38,3 +38,10 @@ def list_page(job: Job, limit: int, cursor: str | None) -> Page[LineErrorItem]:
         ),
     )
     return Page(list(results), pagination.encode(results.last_evaluated_key))
+
+
+def after(job_id: str, line_no: int, limit: int) -> tuple[list[LineErrorItem], bool]:
+    """Up to `limit` of the job's line errors past line `line_no`, in line order, and
+    whether more follow."""
+    items = list(LineErrorItem.query(job_id, LineErrorItem.line_no > line_no, limit=limit))
+    return items, len(items) == limit

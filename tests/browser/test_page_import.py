@@ -436,6 +436,17 @@ def test_skipped_lines_show_in_the_history_and_their_report_opens(
     expect(followed(page, strict).get_by_role("button", name="Reintentar")).to_be_hidden()
     expect(history_row(page, strict).get_by_role("button", name="Reintentar")).to_have_count(0)
     expect(history_row(page, strict).get_by_role("button", name="Ver errores")).to_be_visible()
+    # ... and the report of the lines it skipped can be exported from its dialog
+    history_row(page, job_id).get_by_role("button", name="Ver errores").click()
+    page.locator("#errors-dialog").get_by_role("button", name="Exportar a CSV").click()
+    card = page.locator("#follow-list .job").first
+    expect(card.locator(".job-title")).to_have_text("Exportación CSV · errores de mayo.dkt")
+    expect(card.locator(".job-status")).to_have_text("Completada", timeout=IMPORT_TIMEOUT_MS)
+    with page.expect_download() as download:
+        card.get_by_role("button", name="Descargar").click()
+    assert download.value.suggested_filename == "errores-mayo.csv"
+    rows = Path(download.value.path()).read_bytes().decode("utf-8-sig").splitlines()
+    assert [row.split(",")[0] for row in rows] == ["Línea", "10", "20", "30"]
 
 
 # The page's view of the browser: system notifications recorded instead of shown, and a tab

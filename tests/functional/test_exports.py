@@ -360,3 +360,38 @@ def test_a_worker_killed_anywhere_still_gives_a_file_with_each_line_once(
     assert numbers == list(range(1, 1_201))
     assert job["result"]["bytes"] == len(data)
     assert export_files_left() == ([key_of(job)], []), "a piece or an upload was left"
+
+
+def test_an_imports_error_report_is_exported_like_a_lote(api: Api, pump: Pump) -> None:
+    # GIVEN an import that skipped its three broken lines
+    lines = generate_bytes(60, seed=81).split(b"\n")
+    for line_no in (10, 20, 30):
+        lines[line_no - 1] = b"not a dkt line"
+    imported = import_file(api, pump, b"\n".join(lines), skipInvalidLines=True)
+    assert imported["status"] == "COMPLETED"
+    # WHEN its error report is exported
+    response = api.post(f"/api/jobs/{imported['id']}/errors/export", {"format": "csv"})
+    assert response.status_code == 202, response.body
+    pump.drain()
+    # THEN the file lists the skipped lines with the reasons the report gives
+    job = api.job(response.json_body["job"]["id"])
+    assert job["status"] == "COMPLETED", job
+    assert job["result"]["filename"] == "errores-abril.csv"
+    assert job["message"] == "Exportación lista: 3 líneas con error de abril.dkt (CSV)."
+    [head, *rows] = csv_rows(downloaded(job))
+    assert head == ["Línea", "Campo", "Valor leído", "Motivo"]
+    report = api.get(f"/api/jobs/{imported['id']}/errors").json_body["errors"]
+    assert [int(row[0]) for row in rows] == [10, 20, 30] == [e["lineNo"] for e in report]
+    assert [row[3] for row in rows] == [e["reason"] for e in report]
+
+
+def test_an_import_without_line_errors_has_no_report_to_export(api: Api, pump: Pump) -> None:
+    imported = import_file(api, pump, generate_bytes(10, seed=82))
+    response = api.post(f"/api/jobs/{imported['id']}/errors/export", {"format": "csv"})
+    assert response.status_code == 409
+    assert response.json_body["message"] == (
+        "Esta importación no tiene errores por línea para exportar."
+    )
+    colleague = Api(api.client, token_for("bruno", tenant="acme"))
+    refused = colleague.post(f"/api/jobs/{imported['id']}/errors/export", {"format": "csv"})
+    assert refused.status_code == 404

@@ -87,3 +87,8 @@ def test_an_export_part_smaller_than_the_stores_least_part_is_refused() -> None:
         Settings.from_env({**REQUIRED, "EXPORT_PART_BYTES": str(1024 * 1024)})
     lowered = {**REQUIRED, "EXPORT_PART_BYTES": "65536", "S3_MIN_PART_BYTES": "65536"}
     assert Settings.from_env(lowered).export_part_bytes == 65536
+
+
+def test_an_error_value_read_from_the_file_is_neutralised_too() -> None:
+    error = {"lineNo": 12, "field": "importe", "value": "=cmd|'/c calc'!A1", "reason": "no es"}
+    assert sheet.error_row(error) == [12, "importe", "'=cmd|'/c calc'!A1", "no es"]

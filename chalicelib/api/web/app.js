@@ -27,6 +27,7 @@ import {
   pollNow,
   resumeAfterReconnect,
   retryJob,
+  startErrorsExport,
   startExport,
   stopFollowing,
 } from "./follow.js";
@@ -34,6 +35,7 @@ import {
   clearHistory,
   closeErrors,
   configureHistory,
+  exportErrors,
   loadErrors,
   loadMoreHistory,
 } from "./history.js";
@@ -67,7 +69,12 @@ function onSessionEnd() {
 function bindUi() {
   configureAuth({ onSessionStart, onSessionEnd });
   configureApi({ onReconnect: resumeAfterReconnect });
-  configureHistory({ onRetry: retryJob, onExport: startExport, onDownload: downloadExport });
+  configureHistory({
+    onRetry: retryJob,
+    onExport: startExport,
+    onExportErrors: startErrorsExport,
+    onDownload: downloadExport,
+  });
   listenToOtherTabs(onOtherTabMessage);
   $("token-form").addEventListener("submit", onTokenSubmit);
   $("cognito-button").addEventListener("click", startCognitoSignIn);
@@ -82,6 +89,8 @@ function bindUi() {
   $("history-more").addEventListener("click", loadMoreHistory);
   $("errors-close").addEventListener("click", closeErrors);
   $("errors-more").addEventListener("click", loadErrors);
+  $("errors-export-csv").addEventListener("click", () => exportErrors("csv"));
+  $("errors-export-xlsx").addEventListener("click", () => exportErrors("xlsx"));
 }
 
 async function main() {

@@ -257,12 +257,18 @@ export async function retryJob(jobId) {
 }
 
 /** Starts an export of a lote (format "csv" or "xlsx") and follows it like an import. */
-export async function startExport(loteId, format) {
+export function startExport(loteId, format) {
+  return followExport(`api/lotes/${encodeURIComponent(loteId)}/export`, format);
+}
+
+/** Starts an export of an import's error report and follows it. */
+export function startErrorsExport(jobId, format) {
+  return followExport(`api/jobs/${encodeURIComponent(jobId)}/errors/export`, format);
+}
+
+async function followExport(path, format) {
   try {
-    const { job } = await api(`api/lotes/${encodeURIComponent(loteId)}/export`, {
-      method: "POST",
-      body: { format },
-    });
+    const { job } = await api(path, { method: "POST", body: { format } });
     follow(job);
     broadcast({ type: "started", jobId: job.id });
     state.needHistory = true;

@@ -20,12 +20,25 @@ import { state } from "./state.js";
 
 const MAX_KEPT_ERRORS = 1000; // the API keeps the first 1,000 line errors of a job
 
-const hooks = { onRetry: async () => {}, onExport: async () => {}, onDownload: async () => {} };
+const hooks = {
+  onRetry: async () => {},
+  onExport: async () => {},
+  onExportErrors: async () => {},
+  onDownload: async () => {},
+};
 
 /** What Reintentar, Exportar and Descargar do: follow.js starts the job and follows it, or
  * fetches the file (app.js wires them). */
-export function configureHistory({ onRetry, onExport, onDownload }) {
-  Object.assign(hooks, { onRetry, onExport, onDownload });
+export function configureHistory({ onRetry, onExport, onExportErrors, onDownload }) {
+  Object.assign(hooks, { onRetry, onExport, onExportErrors, onDownload });
+}
+
+/** The error report's "Exportar": an export of the report, followed like any job. */
+export async function exportErrors(format) {
+  const job = state.errorsJob;
+  if (!job) return;
+  closeErrors();
+  await hooks.onExportErrors(job.id, format);
 }
 
 export async function loadHistory(cursor = null) {
@@ -162,6 +175,7 @@ export async function openErrors(job) {
   $("errors-body").replaceChildren();
   $("errors-table").hidden = true;
   $("errors-more").hidden = true;
+  for (const format of ["csv", "xlsx"]) $(`errors-export-${format}`).hidden = true;
   if (!dialog.open) dialog.showModal();
   await loadErrors();
 }
@@ -195,6 +209,7 @@ export async function loadErrors() {
       );
     }
     $("errors-table").hidden = $("errors-body").children.length === 0;
+    for (const format of ["csv", "xlsx"]) $(`errors-export-${format}`).hidden = report.total === 0;
     state.errorsCursor = report.nextCursor ?? null;
     $("errors-more").hidden = !state.errorsCursor;
   } catch (error) {

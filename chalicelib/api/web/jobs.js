@@ -19,7 +19,10 @@ export function statusLabel(job) {
 export function jobTitle(job) {
   if (job.type === "LOTE_DELETE") return `Eliminación de lote ${job.loteId ?? ""}`.trim();
   const p = job.parameters ?? {};
-  if (job.type === "EXPORT") return `Exportación ${formatName(p.format)} · lote ${p.loteId}`;
+  if (job.type === "EXPORT") {
+    const what = p.source === "errors" ? `errores de ${p.sourceFilename}` : `lote ${p.loteId}`;
+    return `Exportación ${formatName(p.format)} · ${what}`;
+  }
   const name = p.filename ?? job.id;
   return p.codigoTarjeta ? `${name} · ${p.codigoTarjeta}` : name;
 }

@@ -54,7 +54,7 @@ export async function announceFinal(job) {
   const name = deletion
     ? `lote ${job.loteId ?? ""}`.trim()
     : exporting
-      ? `lote ${job.parameters?.loteId}`
+      ? exportedThing(job.parameters ?? {})
       : job.parameters?.filename ?? job.id;
   const noun = deletion ? "Eliminación" : exporting ? "Exportación" : "Importación";
   const failure = job.error?.message ?? job.message;
@@ -66,6 +66,10 @@ export async function announceFinal(job) {
   }[job.status];
   showNotice({ ...notice, jobId: job.id });
   notifyInBackground(notice, job.id);
+}
+
+function exportedThing(p) {
+  return p.source === "errors" ? `errores de ${p.sourceFilename}` : `lote ${p.loteId}`;
 }
 
 // While the page is a background tab, the outcome also comes as a system notification, if the
