@@ -60,15 +60,18 @@ class ExportStore:
         return response["ETag"]
 
     def finish(self, key: str, upload_id: str, etags: Sequence[str]) -> None:
-        """Completes the upload from its parts, in order; a completed one is left as is."""
+        """Completes the upload from its parts 1..len(etags), in order; a completed one is
+        left as is. The ETags are S3's own (ListParts): a part a duplicate delivery
+        uploaded again may have another one (with SSE-KMS an ETag is no digest)."""
         try:
+            listed = self._part_etags(key, upload_id)
             self._s3.complete_multipart_upload(
                 Bucket=self._bucket,
                 Key=key,
                 UploadId=upload_id,
                 MultipartUpload={
                     "Parts": [
-                        {"PartNumber": number, "ETag": etag}
+                        {"PartNumber": number, "ETag": listed.get(number, etag)}
                         for number, etag in enumerate(etags, start=1)
                     ]
                 },
@@ -78,6 +81,13 @@ class ExportStore:
             if _code(exc) != "NoSuchUpload" or self.size_of(key) is None:
                 raise
         self._abort_open(key)  # any that two deliveries racing at the start both began
+
+    def _part_etags(self, key: str, upload_id: str) -> dict[int, str]:
+        paginator = self._s3.get_paginator("list_parts")
+        etags: dict[int, str] = {}
+        for page in paginator.paginate(Bucket=self._bucket, Key=key, UploadId=upload_id):
+            etags.update({part["PartNumber"]: part["ETag"] for part in page.get("Parts", [])})
+        return etags
 
     def discard(self, key: str) -> None:
         """Aborts every open upload of `key` and removes the file, if it was completed, and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from chalicelib.adapters import pagination
@@ -60,7 +61,7 @@ class JobView(ApiModel):
         """The job as shown; with `services`, a finished export's result carries a fresh
         `downloadUrl` (a presigned GET, valid DOWNLOAD_URL_TTL_S)."""
         result = job.result
-        if services is not None and result and _downloadable(job):
+        if services is not None and result and _downloadable(job, services):
             result = {**result, "downloadUrl": _download_url(job, services)}
         return cls(
             id=job.id,
@@ -169,8 +170,12 @@ def list_active(owner: Identity) -> list[Job]:
     ]
 
 
-def _downloadable(job: Job) -> bool:
-    return job.type == JobType.EXPORT and job.job_status is JobStatus.COMPLETED
+def _downloadable(job: Job, services: Services) -> bool:
+    """A finished export whose file the bucket still keeps."""
+    if job.type != JobType.EXPORT or job.job_status is not JobStatus.COMPLETED:
+        return False
+    kept = timedelta(days=services.settings.export_retention_days)
+    return job.completed_at is not None and services.clock.now() < job.completed_at + kept
 
 
 def _download_url(job: Job, services: Services) -> str:

@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     xlsx_max_rows: int = Field(250_000, ge=1, le=1_048_575)
     # How long a download link of a finished export works (it is made anew on every read).
     download_url_ttl_s: int = Field(5 * 60, ge=1, le=MAX_URL_TTL_S)
+    # Days an export's file is kept: the bucket's rule (infra ExportRetentionDays) deletes
+    # it then, and the job stops offering a link to it.
+    export_retention_days: int = Field(7, ge=1)
     # Staged lines of a FAILED import are kept this long, so a retry resumes.
     retry_window_s: int = Field(7 * 24 * 3600, ge=0)
 

@@ -102,7 +102,9 @@ def _cell(value: Any, kind: Kind) -> Cell:
             number = Decimal(str(value))
         except InvalidOperation:
             return neutralised(str(value))
-        return int(number) if kind == "integer" else number
+        if not number.is_finite():  # "NaN", "Infinity": text a rule wrote, not a number
+            return neutralised(str(value))
+        return int(number) if kind == "integer" and number == number.to_integral_value() else number
     return neutralised(str(value))
 
 

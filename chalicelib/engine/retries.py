@@ -69,6 +69,8 @@ UNHELPED_BY_RETRY = frozenset(
         "FILE_TOO_LARGE",
         "UPLOAD_TIMEOUT",
         "INVALID_REQUEST",
+        # An export of a lote that changed: the job is of the generation it was asked for.
+        "LOTE_CHANGED",
     }
 )
 

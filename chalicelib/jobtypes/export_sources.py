@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib.core.models import Job
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.core.models import Job, Lote, LoteStatus
 from chalicelib.dkt import sheet
 from chalicelib.stores import line_errors, lotes
 
@@ -43,6 +45,11 @@ class Source(Protocol):
         """Whether what is exported is still what the export was asked for."""
         ...
 
+    def guard(self, transaction: TransactWrite) -> None:
+        """Adds to the completing transaction the condition that `unchanged` checks, so a
+        change while the last chunk read cannot complete a file of mixed content."""
+        ...
+
 
 class LoteLines:
     """The lines of the generation the lote showed when the export was asked for."""
@@ -72,6 +79,14 @@ class LoteLines:
 
     def unchanged(self) -> bool:
         return lotes.shows_generation(self._tenant_id, self._lote_id, self._generation)
+
+    def guard(self, transaction: TransactWrite) -> None:
+        transaction.condition_check(
+            Lote,
+            self._tenant_id,
+            range_key=self._lote_id,
+            condition=(Lote.status == LoteStatus.ACTIVE.value) & (Lote.job_id == self._generation),
+        )
 
 
 class ImportErrors:
@@ -105,6 +120,9 @@ class ImportErrors:
 
     def unchanged(self) -> bool:
         return True  # a final job's report does not change
+
+    def guard(self, transaction: TransactWrite) -> None:
+        return None
 
 
 def source_of(job: Job) -> Source:

@@ -28,12 +28,12 @@ from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.exports import ExportStore
 from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import safe_filename
-from chalicelib.core.errors import JobConflict, TooManyRows
+from chalicelib.core.errors import Fenced, JobConflict, TooManyRows
 from chalicelib.core.models import Job, JobType, Lote, Phase, Staged
 from chalicelib.dkt import sheet
 from chalicelib.dkt.layout import UTF8_BOM
 from chalicelib.engine import lifecycle, progress
-from chalicelib.engine.commit import completing
+from chalicelib.engine.commit import Rejected, completing
 from chalicelib.engine.jobtype import (
     Advanced,
     CheckpointUpdate,
@@ -77,6 +77,7 @@ def export_job(*, owner: Identity, lote_id: str, file_format: str, services: Ser
             "loteId": lote_id,
             "format": file_format,
             "filename": f"lote-{lote_id}.{file_format}",
+            "rows": rows,
             # The generation shown now: the file is of these lines, or of none.
             "generationJobId": lote.job_id,
             "lineShards": int(lote.line_shards),
@@ -113,6 +114,7 @@ def errors_export_job(*, owner: Identity, source: Job, file_format: str, service
             "sourceFilename": filename,
             "format": file_format,
             "filename": f"errores-{safe_filename(stem)}.{file_format}",
+            "rows": kept,
         },
         message=f"Exportación de los errores de {filename} en cola.",
         ttl_days=services.settings.job_ttl_days,
@@ -145,11 +147,18 @@ class LoteExport(HoldsNothing):
         self._settings = services.settings
 
     def start(self, job: Job) -> Start:
-        return Start(f"Exportando {source_of(job).title}...")
+        # A retry that starts over has lost its total: the rows the export was asked for.
+        rows = job.parameters.get("rows")
+        return Start(
+            f"Exportando {source_of(job).title}...",
+            frozen={"total_items": None if rows is None else int(rows)},
+        )
 
     @classmethod
     def staged_on_failure(cls, job: Job) -> Staged:
-        return Staged.DISCARD
+        # Dead letters, a lost worker: the upload and its pieces are kept, so the
+        # automatic retry resumes; the sweeper discards them when the retry window closes.
+        return Staged.KEEP
 
     def discard_chunk(self, job: Job) -> bool:
         self._exports.discard(key_of(job, self._exports))
@@ -162,12 +171,7 @@ class LoteExport(HoldsNothing):
         parameters: dict[str, Any] = job.parameters
         source = source_of(job)
         if not source.unchanged():
-            return Failed(
-                LOTE_CHANGED,
-                f"El lote {parameters['loteId']} cambió o se eliminó durante la exportación: "
-                "expórtelo de nuevo.",
-                staged=Staged.DISCARD,
-            )
+            return _lote_changed(job)
         key = key_of(job, self._exports)
         if parameters["format"] == "xlsx":
             return self._xlsx(job, key, source)
@@ -191,7 +195,7 @@ class LoteExport(HoldsNothing):
         after, more = rows.last, rows.more
         added = self._add_piece(key, state, piece, name=after, last=not more)
         if added is None:
-            return _interrupted()
+            return self._upload_gone(job, key)
         state = added
         if not more:
             self._exports.finish(key, state["uploadId"], state["etags"])
@@ -264,12 +268,12 @@ class LoteExport(HoldsNothing):
                 while chunk := written.read(self._settings.export_part_bytes):
                     etag = self._exports.put_part(key, upload_id, len(etags) + 1, chunk)
                     if etag is None:
-                        return _interrupted()
+                        return self._upload_gone(job, key)
                     etags.append(etag)
         self._exports.finish(key, upload_id, etags)
         return self._complete(job, source, count, size)
 
-    def _complete(self, job: Job, source: Source, rows: int, size: int) -> Finished:
+    def _complete(self, job: Job, source: Source, rows: int, size: int) -> ChunkOutcome:
         parameters = job.parameters
         message = (
             f"Exportación lista: {lifecycle.format_count(rows)} {source.noun} {source.label} "
@@ -282,18 +286,33 @@ class LoteExport(HoldsNothing):
             "rows": rows,
             "bytes": size,
         }
-        with completing(job, result, message, clock=self._services.clock):
-            pass
+        try:
+            with completing(job, result, message, clock=self._services.clock) as transaction:
+                source.guard(transaction)
+        except Rejected:
+            return _lote_changed(job)
         return Finished(message)
 
+    def _upload_gone(self, job: Job, key: str) -> Failed:
+        """The multipart upload is no longer open. Completed: a copy of this delivery
+        running at the same time finished the file, and will complete the job (this one
+        stops, fenced). Else aborted under the export (S3's lifecycle rule ends uploads left
+        open for a day): it can only start over."""
+        if self._exports.size_of(key) is not None:
+            raise Fenced(f"job {job.id}: another delivery completed the file")
+        return Failed(
+            EXPORT_INTERRUPTED,
+            "La exportación estuvo detenida demasiado tiempo y su archivo parcial se descartó: "
+            "reinténtela para empezarla de nuevo.",
+            staged=Staged.DISCARD,
+        )
 
-def _interrupted() -> Failed:
-    """The multipart upload was aborted under the export (S3's lifecycle rule ends uploads
-    left open for a day): it can only start over."""
+
+def _lote_changed(job: Job) -> Failed:
     return Failed(
-        EXPORT_INTERRUPTED,
-        "La exportación estuvo detenida demasiado tiempo y su archivo parcial se descartó: "
-        "reinténtela para empezarla de nuevo.",
+        LOTE_CHANGED,
+        f"El lote {job.parameters['loteId']} cambió o se eliminó durante la exportación: "
+        "expórtelo de nuevo.",
         staged=Staged.DISCARD,
     )
 

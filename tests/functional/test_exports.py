@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -15,12 +15,13 @@ import boto3
 import moto.s3.models
 import openpyxl
 import pytest
-from faults import FaultInjector
-from support import Api, import_file, small_budget_pump, token_for
+from faults import Crash, FaultInjector
+from support import Api, import_file, run_until_settled, small_budget_pump, token_for
 
 from chalicelib import runtime
 from chalicelib.core.clock import utcnow
-from chalicelib.core.models import Lote, LoteStatus
+from chalicelib.core.models import Job, Lote, LoteStatus
+from chalicelib.engine import sweeper
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 from localdev.resources import QueueUrls
@@ -297,8 +298,15 @@ def test_a_cancelled_export_leaves_no_file_and_no_upload(
     # THEN it ends CANCELLED with nothing left in the bucket
     job = api.job(job_id)
     assert job["status"] == "CANCELLED"
-    assert "downloadUrl" not in (job["result"] or {})
+    assert job["result"] is None
     assert export_files_left() == ([], [])
+    # WHEN she retries it: it starts over, and counts the whole lote again
+    assert api.post(f"/api/jobs/{job_id}/retry").status_code == 202
+    pump.drain()
+    job = api.job(job_id)
+    assert job["status"] == "COMPLETED", job
+    assert (job["processedItems"], job["totalItems"], job["result"]["rows"]) == (1_200,) * 3
+    assert [int(row[0]) for row in csv_rows(downloaded(job))[1:]] == list(range(1, 1_201))
 
 
 def test_an_export_of_a_lote_deleted_meanwhile_fails_and_leaves_nothing(
@@ -395,3 +403,53 @@ def test_an_import_without_line_errors_has_no_report_to_export(api: Api, pump: P
     colleague = Api(api.client, token_for("bruno", tenant="acme"))
     refused = colleague.post(f"/api/jobs/{imported['id']}/errors/export", {"format": "csv"})
     assert refused.status_code == 404
+
+
+def test_an_export_that_died_in_the_dead_letter_queue_is_retried_by_itself(
+    api: Api, pump: Pump, aws: QueueUrls, small_parts: None
+) -> None:
+    # GIVEN an export whose pieces cannot be written for a while: dead-lettered, FAILED
+    import_file(api, pump, generate_bytes(1_200, seed=83))
+    faults = FaultInjector().install()
+    break_piece_writes(faults, after=1)
+    small = small_budget_pump(aws, faults=faults)
+    job_id = export(api, "csv")["id"]
+    small.drain()
+    failed = api.job(job_id)
+    assert failed["status"] == "FAILED" and failed["error"]["code"] == "PROCESSING_ERROR"
+    assert failed["nextRetryAt"] is not None
+    # WHEN S3 is back and the retry is due
+    faults.disarm()
+    due = datetime.fromisoformat(failed["nextRetryAt"].replace("Z", "+00:00"))
+    assert sweeper.sweep(runtime.services(), due + timedelta(seconds=1)).retried == [job_id]
+    job = run_until_settled(api, small, job_id)
+    # THEN it resumes and completes, with each line once
+    assert job["status"] == "COMPLETED", job
+    assert job["attempts"] == 2
+    assert [int(row[0]) for row in csv_rows(downloaded(job))[1:]] == list(range(1, 1_201))
+    assert export_files_left() == ([key_of(job)], [])
+
+
+def break_piece_writes(faults: FaultInjector, after: int) -> None:
+    """After `after` pieces, S3 refuses every piece until `faults.disarm()`."""
+
+    def always_fail() -> None:
+        raise Crash("S3 keeps failing")
+
+    def break_storage() -> None:
+        for _ in range(100):
+            faults.run_at("before-call.s3.PutObject", 1, always_fail)
+
+    faults.run_at("before-call.s3.PutObject", after + 1, break_storage)
+
+
+def test_the_link_goes_when_the_bucket_drops_the_file(api: Api, pump: Pump) -> None:
+    import_file(api, pump, generate_bytes(10, seed=84))
+    job_id = export(api, "csv")["id"]
+    pump.drain()
+    job = Job.get(job_id)
+    kept = runtime.services().settings.export_retention_days
+    job.update(actions=[Job.completed_at.set(utcnow() - timedelta(days=kept, minutes=1))])
+    shown = api.job(job_id)
+    assert shown["status"] == "COMPLETED"
+    assert "downloadUrl" not in shown["result"]

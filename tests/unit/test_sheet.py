@@ -92,3 +92,20 @@ def test_an_export_part_smaller_than_the_stores_least_part_is_refused() -> None:
 def test_an_error_value_read_from_the_file_is_neutralised_too() -> None:
     error = {"lineNo": 12, "field": "importe", "value": "=cmd|'/c calc'!A1", "reason": "no es"}
     assert sheet.error_row(error) == [12, "importe", "'=cmd|'/c calc'!A1", "no es"]
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-inf"])
+def test_a_number_column_that_a_rule_filled_with_no_number_keeps_the_text(value: str) -> None:
+    columns = sheet.columns_for([])
+    cells = dict(
+        zip(sheet.header(columns), sheet.row({"importe": value}, [], [], columns), strict=True)
+    )
+    assert cells["Importe"] == sheet.neutralised(value)
+
+
+def test_a_fractional_count_stays_a_number_rather_than_being_cut() -> None:
+    columns = sheet.columns_for([])
+    cells = dict(
+        zip(sheet.header(columns), sheet.row({"cuota": "1.5"}, [], [], columns), strict=True)
+    )
+    assert cells["Cuota"] == Decimal("1.5")

@@ -23,6 +23,7 @@ import {
 import { $ } from "./dom.js";
 import {
   downloadExport,
+  follow,
   onOtherTabMessage,
   pollNow,
   resumeAfterReconnect,
@@ -39,6 +40,7 @@ import {
   loadErrors,
   loadMoreHistory,
 } from "./history.js";
+import { clearLotes, closeLines, configureLotes, loadLines, loadMoreLotes } from "./lotes.js";
 import {
   onCodigoInput,
   onImportSubmit,
@@ -61,6 +63,8 @@ function onSessionStart() {
 function onSessionEnd() {
   stopFollowing();
   clearHistory();
+  clearLotes();
+  closeLines();
   $("banner").hidden = true;
   resetImportForm();
   closeErrors();
@@ -69,6 +73,14 @@ function onSessionEnd() {
 function bindUi() {
   configureAuth({ onSessionStart, onSessionEnd });
   configureApi({ onReconnect: resumeAfterReconnect });
+  configureLotes({
+    onExport: startExport,
+    onDeleted: (job) => {
+      follow(job);
+      state.needHistory = true;
+      pollNow();
+    },
+  });
   configureHistory({
     onRetry: retryJob,
     onExport: startExport,
@@ -89,6 +101,9 @@ function bindUi() {
   $("history-more").addEventListener("click", loadMoreHistory);
   $("errors-close").addEventListener("click", closeErrors);
   $("errors-more").addEventListener("click", loadErrors);
+  $("lotes-more").addEventListener("click", loadMoreLotes);
+  $("lines-more").addEventListener("click", loadLines);
+  $("lines-close").addEventListener("click", closeLines);
   $("errors-export-csv").addEventListener("click", () => exportErrors("csv"));
   $("errors-export-xlsx").addEventListener("click", () => exportErrors("xlsx"));
 }

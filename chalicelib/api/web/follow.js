@@ -6,6 +6,7 @@ import { api, isSignedOut, markOffline } from "./api.js";
 import { $ } from "./dom.js";
 import { formatDuration, formatNumber } from "./format.js";
 import { loadHistory, openErrors, refreshHistoryRow } from "./history.js";
+import { loadLotes } from "./lotes.js";
 import {
   FINAL,
   hasErrorReport,
@@ -91,6 +92,7 @@ async function cycle() {
       state.needHistory = false;
       try {
         await loadHistory();
+        await loadLotes();
       } catch (error) {
         state.needHistory = true;
         throw error;

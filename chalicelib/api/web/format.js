@@ -40,3 +40,23 @@ export function formatSize(bytes) {
 export function formatMegabytes(bytes) {
   return `${NUMBER.format(Math.round(bytes / (1024 * 1024)))} MB`;
 }
+
+const CURRENCY_SIGNS = { ARP: "$", ARS: "$", USD: "US$" };
+
+/** An exact decimal amount as finance users read it: "163690207.21" -> "$ 163.690.207,21". */
+export function formatAmount(currency, amount) {
+  if (amount == null || amount === "") return "—";
+  const text = String(amount);
+  const negative = text.startsWith("-");
+  const [whole, cents = ""] = text.replace(/^[-+]/, "").split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+  const decimals = `${cents}00`.slice(0, Math.max(2, cents.length));
+  const sign = CURRENCY_SIGNS[currency] ?? currency;
+  return `${negative ? "-" : ""}${sign} ${grouped},${decimals}`;
+}
+
+/** An ISO date (aaaa-mm-dd) as dd/mm/aaaa. */
+export function formatDay(iso) {
+  const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso ?? "");
+  return match ? `${match[3]}/${match[2]}/${match[1]}` : "—";
+}

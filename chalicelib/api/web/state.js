@@ -15,4 +15,7 @@ export const state = {
   historyCursor: null, // history.js
   errorsJob: null,
   errorsCursor: null,
+  lotesCursor: null, // lotes.js
+  linesLote: null,
+  linesCursor: null,
 };
