@@ -10,3 +10,9 @@ from environment import TEST_ENV
 os.environ.update(TEST_ENV)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
+
+# moto reads a whole table for every Query; DynamoDB, and now moto, the partition asked
+# for (localdev/moto_speedups.py; tests/functional/test_moto_speedups.py checks the answers).
+from localdev import moto_speedups
+
+moto_speedups.install()
