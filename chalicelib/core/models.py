@@ -50,6 +50,18 @@ class JobType(StrEnum):
     LOTE_DELETE = "LOTE_DELETE"
     EXPORT = "EXPORT"
 
+    @property
+    def noun(self) -> str:
+        """What the user calls a job of this type in the messages all types share."""
+        return _JOB_NOUNS[self]
+
+
+_JOB_NOUNS = {
+    JobType.DKT_IMPORT: "importación",
+    JobType.LOTE_DELETE: "eliminación",
+    JobType.EXPORT: "exportación",
+}
+
 
 class Phase(StrEnum):
     """Where a job's checkpoint stands inside its own work."""

@@ -10,7 +10,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import Fenced
-from chalicelib.core.models import Job, JobStatus, Phase
+from chalicelib.core.models import Job, JobStatus, JobType, Phase
 from chalicelib.engine import progress as progress_math
 from chalicelib.engine.finals import announce
 from chalicelib.engine.guards import (
@@ -139,7 +139,8 @@ def mark_cancelled(job: Job, *, clock: Clock = SYSTEM_CLOCK) -> None:
     actions: list[Action] = [
         Job.status.set(JobStatus.CANCELLED.value),
         Job.message.set(
-            f"Importación cancelada con {format_count(int(job.processed_items))} registros "
+            f"{JobType(job.type).noun.capitalize()} cancelada con "
+            f"{format_count(int(job.processed_items))} registros "
             "procesados; no se guardó ninguno."
         ),
         CHECKPOINT.phase.set(Phase.DISCARD.value),

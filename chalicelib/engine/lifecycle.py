@@ -157,7 +157,9 @@ def request_cancel(
                 job,
                 [
                     Job.status.set(JobStatus.CANCELLED.value),
-                    Job.message.set("Importación cancelada antes de comenzar."),
+                    Job.message.set(
+                        f"{JobType(job.type).noun.capitalize()} cancelada antes de comenzar."
+                    ),
                     *leftovers,
                     *finished(now),
                 ],
@@ -172,7 +174,9 @@ def request_cancel(
                 job,
                 [
                     Job.cancel_requested.set(True),
-                    Job.message.set("Cancelación solicitada; deteniendo la importación..."),
+                    Job.message.set(
+                        f"Cancelación solicitada; deteniendo la {JobType(job.type).noun}..."
+                    ),
                     Job.updated_at.set(now),
                 ],
                 Job.status == JobStatus.PROCESSING,

@@ -16,7 +16,7 @@ from chalicelib.adapters.services import Services
 from chalicelib.core import observability
 from chalicelib.core.clock import SYSTEM_CLOCK
 from chalicelib.core.errors import CancelRequested, Fenced
-from chalicelib.core.models import DISCARDING_PHASES, Job, JobStatus, Phase, Staged
+from chalicelib.core.models import DISCARDING_PHASES, Job, JobStatus, JobType, Phase, Staged
 from chalicelib.core.observability import logger, tracer
 from chalicelib.core.settings import get_settings
 from chalicelib.engine import checkpoints, lifecycle, registry, retries
@@ -241,7 +241,8 @@ def fail_dead_letter(
         lifecycle.fail(
             job,
             "PROCESSING_ERROR",
-            "La importación se detuvo por un error interno que se repitió; puede reintentarla.",
+            f"La {JobType(job.type).noun} se detuvo por un error interno que se repitió; "
+            "puede reintentarla.",
             staged=kind.staged_on_failure(job),
             details={"cause": cause},
             retry_at=retries.retry_time(job, kind, "PROCESSING_ERROR", settings, clock.now()),

@@ -298,6 +298,7 @@ def test_a_cancelled_export_leaves_no_file_and_no_upload(
     # THEN it ends CANCELLED with nothing left in the bucket
     job = api.job(job_id)
     assert job["status"] == "CANCELLED"
+    assert job["message"].startswith("Exportación cancelada con ")
     assert job["result"] is None
     assert export_files_left() == ([], [])
     # WHEN she retries it: it starts over, and counts the whole lote again
