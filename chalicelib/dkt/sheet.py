@@ -1,9 +1,11 @@
 """A lote's lines as a finance user's spreadsheet: the columns, in Spanish, and one row per
-line; text cells neutralised against formula injection. Pure, stdlib only.
+line; the CSV's text neutralised against formula injection. Pure, stdlib only.
 
 Amounts and counts are numbers (Decimal, int): CSV writes them with a dot and no
 thousands separator whatever the reader's locale, XLSX as numeric cells. Dates are
-ISO 8601 (aaaa-mm-dd), which every spreadsheet reads as a date.
+`date`s: ISO 8601 (aaaa-mm-dd) in CSV, which every spreadsheet reads as a date, and date
+cells in XLSX. Text is as read; `csv_bytes` neutralises what a spreadsheet would run (an
+XLSX string cell is never a formula, so it is written as it is).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
 from chalicelib.dkt.layout import RECORD_FIELDS
 
-Kind = Literal["text", "number", "integer"]
-Cell = str | int | Decimal | None
+Kind = Literal["text", "number", "integer", "date"]
+Cell = str | int | Decimal | date | None
 
 # A cell whose text starts with one of these is a formula to Excel, LibreOffice and Google
 # Sheets (OWASP's "CSV injection"): such text gets a leading apostrophe.
@@ -34,7 +37,7 @@ class Column:
 
 LINE_COLUMNS: Final = (
     Column("Línea", "lineNo", "integer"),
-    Column("Fecha", "fechaTransaccion"),
+    Column("Fecha", "fechaTransaccion", "date"),
     Column("Titular", "apellidoNombreUsuario"),
     Column("Tarjeta", "tarjeta"),
     Column("Cuenta", "numeroCuenta"),
@@ -97,15 +100,21 @@ def error_row(error: Mapping[str, Any]) -> list[Cell]:
 def _cell(value: Any, kind: Kind) -> Cell:
     if value is None or value == "":
         return None
+    text = str(value)
+    if kind == "date":
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            return text  # a rule wrote something else: kept as text
     if kind != "text":
         try:
-            number = Decimal(str(value))
+            number = Decimal(text)
         except InvalidOperation:
-            return neutralised(str(value))
+            return text
         if not number.is_finite():  # "NaN", "Infinity": text a rule wrote, not a number
-            return neutralised(str(value))
+            return text
         return int(number) if kind == "integer" and number == number.to_integral_value() else number
-    return neutralised(str(value))
+    return text
 
 
 def neutralised(text: str) -> str:
@@ -114,9 +123,19 @@ def neutralised(text: str) -> str:
 
 
 def csv_bytes(rows: Iterable[Sequence[Cell]]) -> bytes:
-    """Rows as CSV (comma, CRLF, quoted where needed), UTF-8."""
+    """Rows as CSV (comma, CRLF, quoted where needed), UTF-8, text neutralised."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     for cells in rows:
-        writer.writerow("" if cell is None else cell for cell in cells)
+        writer.writerow(_csv_value(cell) for cell in cells)
     return out.getvalue().encode("utf-8")
+
+
+def _csv_value(cell: Cell) -> str | int | Decimal:
+    if cell is None:
+        return ""
+    if isinstance(cell, str):
+        return neutralised(cell)
+    if isinstance(cell, date):
+        return cell.isoformat()
+    return cell

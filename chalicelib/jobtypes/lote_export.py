@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from datetime import date
 from typing import Any, ClassVar
 
 from chalicelib.adapters.auth import Identity
@@ -251,13 +252,16 @@ class LoteExport(HoldsNothing):
             )
             worksheet = workbook.add_worksheet(source.sheet_name)
             bold = workbook.add_format({"bold": True})
+            day = workbook.add_format({"num_format": "dd/mm/yyyy"})
             worksheet.write_row(0, 0, sheet.header(source.columns), bold)
             for count, cells in enumerate(_all_rows(source), start=1):
                 for column, cell in enumerate(cells):
                     if cell is None:
                         continue
-                    if isinstance(cell, str):
+                    if isinstance(cell, str):  # a string cell: never a formula
                         worksheet.write_string(count, column, cell)
+                    elif isinstance(cell, date):
+                        worksheet.write_datetime(count, column, cell, day)
                     else:
                         worksheet.write_number(count, column, float(cell))
             worksheet.freeze_panes(1, 0)

@@ -212,9 +212,11 @@ def test_text_that_a_spreadsheet_would_run_is_neutralised(api: Api, pump: Pump) 
     assert {row[HEADER.index("Comercio")] for row in rows} == {"'@SUM(A1)"}
     assert {row[len(HEADER) + 1] for row in rows} == {"FORMULA"}
     book = openpyxl.load_workbook(io.BytesIO(downloaded(api.job(xlsx_job["id"]))))
-    cells = list(book.active.iter_rows(min_row=2, values_only=True))
-    assert {row[len(HEADER)] for row in cells} == {'\'=HYPERLINK("http://x","y")'}
-    assert all(isinstance(row[HEADER.index("Importe")], int | float) for row in cells)
+    cells = list(book.active.iter_rows(min_row=2))
+    # XLSX: string cells, which a spreadsheet shows and never runs (no apostrophe needed)
+    assert {row[len(HEADER)].value for row in cells} == {'=HYPERLINK("http://x","y")'}
+    assert {row[len(HEADER)].data_type for row in cells} == {"s"}
+    assert all(isinstance(row[HEADER.index("Importe")].value, int | float) for row in cells)
 
 
 def test_an_xlsx_export_has_a_header_and_numbers_as_numbers(api: Api, pump: Pump) -> None:
@@ -231,6 +233,10 @@ def test_an_xlsx_export_has_a_header_and_numbers_as_numbers(api: Api, pump: Pump
     assert [row[0] for row in rows] == [line["lineNo"] for line in lines]
     amounts = [row[HEADER.index("Importe")] for row in rows]
     assert amounts == [float(line["record"]["importe"]) for line in lines]
+    # dates are date cells (shown dd/mm/aaaa), read back as the line's date
+    assert [row[HEADER.index("Fecha")].date().isoformat() for row in rows] == [
+        line["record"]["fechaTransaccion"] for line in lines
+    ]
     cuotas = {row[HEADER.index("Cuota")] for row in rows} - {None}
     assert cuotas and all(isinstance(cuota, int) for cuota in cuotas)
 

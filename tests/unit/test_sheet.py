@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -25,15 +26,29 @@ def test_other_text_is_left_as_it_is(text: str) -> None:
     assert sheet.neutralised(text) == text
 
 
-def test_amounts_and_counts_are_numbers_and_negative_amounts_are_not_neutralised() -> None:
+def test_amounts_counts_and_dates_are_typed_and_only_text_is_neutralised_in_csv() -> None:
     columns = sheet.columns_for([])
-    record = {"lineNo": 7, "importe": "-1234.50", "cuota": "3", "descripcionCupon": "-OFERTA"}
+    record = {
+        "lineNo": 7,
+        "importe": "-1234.50",
+        "cuota": "3",
+        "descripcionCupon": "-OFERTA",
+        "fechaTransaccion": "2024-03-26",
+    }
     cells = dict(zip(sheet.header(columns), sheet.row(record, [], [], columns), strict=True))
     assert cells["Línea"] == 7
     assert cells["Importe"] == Decimal("-1234.50")
     assert cells["Cuota"] == 3
-    assert cells["Comercio"] == "'-OFERTA"
+    assert cells["Fecha"] == date(2024, 3, 26)
+    assert cells["Comercio"] == "-OFERTA"  # as read: an XLSX string cell is never run
     assert cells["Titular"] is None
+    [line] = csv.reader(io.StringIO(sheet.csv_bytes([list(cells.values())]).decode()))
+    values = dict(zip(cells, line, strict=True))
+    assert (values["Importe"], values["Fecha"], values["Comercio"]) == (
+        "-1234.50",
+        "2024-03-26",
+        "'-OFERTA",
+    )
 
 
 def test_fields_the_rules_set_get_columns_of_their_own_after_the_line_columns() -> None:
@@ -91,7 +106,8 @@ def test_an_export_part_smaller_than_the_stores_least_part_is_refused() -> None:
 
 def test_an_error_value_read_from_the_file_is_neutralised_too() -> None:
     error = {"lineNo": 12, "field": "importe", "value": "=cmd|'/c calc'!A1", "reason": "no es"}
-    assert sheet.error_row(error) == [12, "importe", "'=cmd|'/c calc'!A1", "no es"]
+    data = sheet.csv_bytes([sheet.error_row(error)])
+    assert data == b"12,importe,'=cmd|'/c calc'!A1,no es\r\n"
 
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-inf"])
@@ -100,7 +116,7 @@ def test_a_number_column_that_a_rule_filled_with_no_number_keeps_the_text(value:
     cells = dict(
         zip(sheet.header(columns), sheet.row({"importe": value}, [], [], columns), strict=True)
     )
-    assert cells["Importe"] == sheet.neutralised(value)
+    assert cells["Importe"] == value
 
 
 def test_a_fractional_count_stays_a_number_rather_than_being_cut() -> None:
