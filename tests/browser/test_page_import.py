@@ -574,3 +574,29 @@ def test_the_lotes_list_shows_totals_in_pesos_and_lines_and_deletes_with_a_confi
     expect(card.locator(".job-status")).to_have_text("Completada", timeout=IMPORT_TIMEOUT_MS)
     remaining = [lote["loteId"] for lote in api_get(stack_url, token, "/api/lotes")["lotes"]]
     assert "LOTES2404" not in remaining
+
+
+def test_notices_never_pile_up_and_good_news_goes_away_by_itself(
+    signed_in_page: OpenPage,
+) -> None:
+    page = signed_in_page("quique", "acme")
+    page.clock.install()
+    # WHEN five outcomes are announced at once, two of them errors
+    page.evaluate(
+        """async () => {
+            const { showNotice } = await import("./static/notices.js");
+            for (const n of [1, 2, 3, 4, 5]) {
+                const kind = n % 2 ? "success" : "error";
+                showNotice({ title: `Aviso ${n}`, detail: "", kind });
+            }
+        }"""
+    )
+    # THEN only the newest three are on the page
+    notices = page.locator("#notices .notice")
+    expect(notices).to_have_count(3)
+    expect(notices.locator(".notice-title")).to_have_text(["Aviso 3", "Aviso 4", "Aviso 5"])
+    # ... and 30 s later the successes are gone, the error stays until closed
+    page.clock.run_for(31_000)
+    expect(notices.locator(".notice-title")).to_have_text(["Aviso 4"])
+    notices.get_by_role("button", name="Cerrar aviso").click()
+    expect(notices).to_have_count(0)

@@ -11,6 +11,8 @@ import { state } from "./state.js";
 const NOTIFIED_KEY = "dkt.notifiedJobs"; // localStorage: job ids already announced
 const PENDING_PREFIX = "dkt.pendingJobs."; // localStorage, per user: followed, not yet announced
 const MAX_NOTIFIED = 200;
+const MAX_NOTICES = 3; // on the page at once
+const SUCCESS_NOTICE_MS = 30_000;
 
 const channel = "BroadcastChannel" in window ? new BroadcastChannel("dkt-jobs") : null;
 
@@ -111,7 +113,12 @@ export function showNotice({ title, detail, kind, jobId }) {
   );
   if (jobId) notice.dataset.jobId = jobId;
   close.addEventListener("click", () => notice.remove());
-  $("notices").append(notice);
+  const box = $("notices");
+  box.append(notice);
+  // A few at once, the newest: a pile of them would cover the page's controls.
+  while (box.children.length > MAX_NOTICES) box.firstElementChild.remove();
+  // Good news goes away by itself; errors stay until read and closed.
+  if (kind === "success") setTimeout(() => notice.remove(), SUCCESS_NOTICE_MS);
 }
 
 function pendingKey() {
