@@ -48,7 +48,6 @@ from chalicelib.jobtypes.export_sources import ERRORS, Source, source_of
 from chalicelib.jobtypes.holdings import HoldsNothing
 from chalicelib.stores import lotes, rule_sets
 
-FORMATS = ("csv", "xlsx")
 # Lines an XLSX export reads per query round over the generation's keys.
 XLSX_READ_PAGE = 5_000
 LOTE_CHANGED = "LOTE_CHANGED"
@@ -71,25 +70,16 @@ def export_job(*, owner: Identity, lote_id: str, file_format: str, services: Ser
             f"lote {lote_id} tiene {lifecycle.format_count(rows)}: expórtelo en CSV.",
             f"xlsx export of {rows} rows",
         )
-    return lifecycle.create(
-        job_type=JobType.EXPORT,
-        owner=owner,
-        parameters={
-            "loteId": lote_id,
-            "format": file_format,
-            "filename": f"lote-{lote_id}.{file_format}",
-            "rows": rows,
-            # The generation shown now: the file is of these lines, or of none.
-            "generationJobId": lote.job_id,
-            "lineShards": int(lote.line_shards),
-            "ruleFields": list(_rule_fields(lote)),
-        },
-        message=f"Exportación del lote {lote_id} en cola.",
-        ttl_days=services.settings.job_ttl_days,
-        total_items=rows,
-        clock=services.clock,
-        new_id=services.new_id,
-    )
+    parameters = {
+        "loteId": lote_id,
+        "format": file_format,
+        "filename": f"lote-{lote_id}.{file_format}",
+        # The generation shown now: the file is of these lines, or of none.
+        "generationJobId": lote.job_id,
+        "lineShards": int(lote.line_shards),
+        "ruleFields": list(_rule_fields(lote)),
+    }
+    return _queued(owner, parameters, rows, f"Exportación del lote {lote_id} en cola.", services)
 
 
 def errors_export_job(*, owner: Identity, source: Job, file_format: str, services: Services) -> Job:
@@ -106,20 +96,29 @@ def errors_export_job(*, owner: Identity, source: Job, file_format: str, service
         )
     filename = str(source.parameters.get("filename") or source.id)
     stem = filename.rsplit(".", 1)[0] or source.id
+    parameters = {
+        "source": ERRORS,
+        "sourceJobId": source.id,
+        "sourceFilename": filename,
+        "format": file_format,
+        "filename": f"errores-{safe_filename(stem)}.{file_format}",
+    }
+    message = f"Exportación de los errores de {filename} en cola."
+    return _queued(owner, parameters, kept, message, services)
+
+
+def _queued(
+    owner: Identity, parameters: dict[str, Any], rows: int, message: str, services: Services
+) -> Job:
+    """Writes a QUEUED EXPORT job of `rows` rows (kept in its parameters too: a retry that
+    starts over loses `total_items` and gets it back from them at start)."""
     return lifecycle.create(
         job_type=JobType.EXPORT,
         owner=owner,
-        parameters={
-            "source": ERRORS,
-            "sourceJobId": source.id,
-            "sourceFilename": filename,
-            "format": file_format,
-            "filename": f"errores-{safe_filename(stem)}.{file_format}",
-            "rows": kept,
-        },
-        message=f"Exportación de los errores de {filename} en cola.",
+        parameters={**parameters, "rows": rows},
+        message=message,
         ttl_days=services.settings.job_ttl_days,
-        total_items=kept,
+        total_items=rows,
         clock=services.clock,
         new_id=services.new_id,
     )

@@ -141,6 +141,8 @@ def test_the_download_link_is_short_lived_and_saves_the_file_by_name(api: Api, p
     # ... and never shown to another user of the tenant
     colleague = Api(api.client, token_for("bruno", tenant="acme"))
     assert colleague.get(f"/api/jobs/{job['id']}").status_code == 404
+    namesake = Api(api.client, token_for("ana", tenant="globex"))  # same user id, other tenant
+    assert namesake.get(f"/api/jobs/{job['id']}").status_code == 404
 
 
 # The service's part size and the store's least part, both scaled down from S3's 5 MiB, so

@@ -23,7 +23,7 @@ import {
 import { $ } from "./dom.js";
 import {
   downloadExport,
-  follow,
+  followStarted,
   onOtherTabMessage,
   pollNow,
   resumeAfterReconnect,
@@ -73,14 +73,7 @@ function onSessionEnd() {
 function bindUi() {
   configureAuth({ onSessionStart, onSessionEnd });
   configureApi({ onReconnect: resumeAfterReconnect });
-  configureLotes({
-    onExport: startExport,
-    onDeleted: (job) => {
-      follow(job);
-      state.needHistory = true;
-      pollNow();
-    },
-  });
+  configureLotes({ onExport: startExport, onDeleted: followStarted });
   configureHistory({
     onRetry: retryJob,
     onExport: startExport,

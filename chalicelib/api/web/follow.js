@@ -245,13 +245,19 @@ async function cancelJob(entry) {
   }
 }
 
+/** Follows a job the user just started (an import, retry, export or deletion), tells the
+ * other tabs, and polls now, the history included. */
+export function followStarted(job) {
+  follow(job);
+  broadcast({ type: "started", jobId: job.id });
+  state.needHistory = true;
+  pollNow();
+}
+
 export async function retryJob(jobId) {
   try {
     const { job } = await api(`api/jobs/${encodeURIComponent(jobId)}/retry`, { method: "POST" });
-    follow(job);
-    broadcast({ type: "started", jobId: job.id });
-    state.needHistory = true;
-    pollNow();
+    followStarted(job);
   } catch (error) {
     if (isSignedOut(error)) return;
     showNotice({ title: "No se pudo reintentar", detail: error.message, kind: "error" });
@@ -271,10 +277,7 @@ export function startErrorsExport(jobId, format) {
 async function followExport(path, format) {
   try {
     const { job } = await api(path, { method: "POST", body: { format } });
-    follow(job);
-    broadcast({ type: "started", jobId: job.id });
-    state.needHistory = true;
-    pollNow();
+    followStarted(job);
   } catch (error) {
     if (isSignedOut(error)) return;
     showNotice({ title: "No se pudo exportar", detail: error.message, kind: "error" });

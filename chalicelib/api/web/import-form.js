@@ -3,9 +3,9 @@
 
 import { api, isSignedOut } from "./api.js";
 import { $ } from "./dom.js";
-import { follow, pollNow } from "./follow.js";
+import { followStarted } from "./follow.js";
 import { formatMegabytes, formatSize } from "./format.js";
-import { askToNotify, broadcast } from "./notices.js";
+import { askToNotify } from "./notices.js";
 import { state } from "./state.js";
 
 const CODIGO_KEY = "dkt.lastCodigo"; // localStorage: convenience only
@@ -119,10 +119,7 @@ export async function onImportSubmit(event) {
     $("skip-invalid").checked = false;
     $("replace").checked = false;
     setImportStatus(`${file.name} subido: la importación sigue en segundo plano.`);
-    follow(created.job);
-    broadcast({ type: "started", jobId: created.job.id });
-    state.needHistory = true;
-    pollNow();
+    followStarted(created.job);
   } catch (error) {
     if (isSignedOut(error) || session !== state.session) return;
     setImportStatus(null);
