@@ -15,7 +15,7 @@ from chalicelib.adapters.auth import Identity, authenticate
 from chalicelib.api import imports, jobs, lotes, openapi, pages, rules
 from chalicelib.api.errors import error_response, in_api_shape, status_of
 from chalicelib.api.imports import CreatedImport, CreateImportRequest
-from chalicelib.api.jobs import ErrorReport, JobAction, JobList, JobView
+from chalicelib.api.jobs import ErrorReport, JobAction, JobList, JobView, RetryRequest
 from chalicelib.api.lotes import ExportRequest, LoteDetail, LoteList
 from chalicelib.api.openapi import Header, Operation
 from chalicelib.api.pages import UiConfig
@@ -75,6 +75,7 @@ def api(
     status: int = 200,
     query: type[Request] | None = None,
     body: type[Request] | None = None,
+    body_required: bool = True,
     errors: tuple[int, ...] = (),
     headers: tuple[Header, ...] = (),
 ) -> Callable[[View], View]:
@@ -82,7 +83,8 @@ def api(
 
     The caller's bearer token is verified first; the query string and body are parsed
     into `query` and `body` and passed to the view by those names, with the path
-    parameters; the view's model is answered with `status`. A domain error is answered
+    parameters (an optional body left out is None); the view's model is answered with
+    `status`. A domain error is answered
     as {"code", "message"} with its status: never a 500 for a user's mistake.
     """
     OPERATIONS[path, method] = Operation(
@@ -91,6 +93,7 @@ def api(
         status=status,
         query=query,
         body=body,
+        body_required=body_required,
         errors=errors,
         headers=headers,
     )
@@ -107,7 +110,8 @@ def api(
                 if query is not None:
                     params["query"] = parse(query, dict(request.query_params or {}))
                 if body is not None:
-                    params["body"] = parse_json(body, request.raw_body)
+                    given = body_required or bool(request.raw_body)
+                    params["body"] = parse_json(body, request.raw_body) if given else None
                 result: ApiModel = view(identity, **params)
                 return Response(
                     body=result.model_dump(by_alias=True, mode="json"),
@@ -218,13 +222,16 @@ def cancel_job(identity: Identity, job_id: str) -> JobAction:
 @api(
     "/api/jobs/{job_id}/retry",
     "POST",
-    summary="Retry a FAILED or CANCELLED job from its checkpoint.",
+    summary="Retry a FAILED or CANCELLED job from its checkpoint; an import that found "
+    "its lote already imported may ask to replace it this time.",
+    body=RetryRequest,
+    body_required=False,
     response=JobAction,
     status=202,
     errors=(404, 409, 429),
 )
-def retry_job(identity: Identity, job_id: str) -> JobAction:
-    return jobs.retry(identity, job_id, runtime.services())
+def retry_job(identity: Identity, job_id: str, body: RetryRequest | None) -> JobAction:
+    return jobs.retry(identity, job_id, runtime.services(), body)
 
 
 @api(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import StrictBool
 
 from chalicelib.adapters import pagination
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.services import Services
 from chalicelib.api.queries import JobErrorsQuery, JobListQuery
-from chalicelib.api.schema import ApiModel, Timestamp
+from chalicelib.api.schema import ApiModel, Request, Timestamp
 from chalicelib.core.errors import JobNotFound
 from chalicelib.core.models import Job, JobStatus, JobType, LineErrorItem
 from chalicelib.engine import lifecycle, registry, retries
@@ -209,7 +211,18 @@ def cancel(owner: Identity, job_id: str, services: Services) -> JobAction:
     return JobAction.of(lifecycle.request_cancel(job, clock=services.clock))
 
 
-def retry(owner: Identity, job_id: str, services: Services) -> JobAction:
+class RetryRequest(Request):
+    """Body of POST /api/jobs/{job_id}/retry, optional: `replace` retries an import that
+    found its lote already imported, replacing the lote this time."""
+
+    labels: ClassVar[dict[str, str]] = {"replace": "reemplazar lote"}
+
+    replace: StrictBool = False
+
+
+def retry(
+    owner: Identity, job_id: str, services: Services, body: RetryRequest | None = None
+) -> JobAction:
     """FAILED or CANCELLED -> QUEUED and queued (resuming from its checkpoint, or over on
     the file as it is now); while its staged lines are still being removed, right after.
 
@@ -218,7 +231,8 @@ def retry(owner: Identity, job_id: str, services: Services) -> JobAction:
         JobConflict: the job's upload is gone, unusable, or was replaced since it started.
     """
     job = get_owned(job_id, owner)
-    retries.retry_holding(job, services, registry.installed().for_job(job, services))
+    kind = registry.installed().for_job(job, services)
+    retries.retry_holding(job, services, kind, replace=body is not None and body.replace)
     return JobAction.of(job)
 
 

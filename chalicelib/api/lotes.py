@@ -75,24 +75,34 @@ class LoteList(ApiModel):
 
 
 class LoteDetail(ApiModel):
-    """GET /api/lotes/{lote_id}: the lote and a page of its lines, in file order."""
+    """GET /api/lotes/{lote_id}: the lote and a page of its lines, in file order.
+
+    Filtered, a page holds the matches among the next lines looked at (maybe none) and
+    `searchedThrough` says up to which line number the lote has been looked at."""
 
     lote: LoteView
+    # The record fields the rules of the lote's import set (new ones, or the file's own).
+    rule_fields: list[str]
     lines: list[LineView]
+    searched_through: int
     next_cursor: str | None
 
 
 def list_lotes(owner: Identity, query: LoteListQuery) -> LoteList:
-    page = lotes.list_active(owner.tenant_id, query.limit, query.cursor or None)
+    page = lotes.list_active(
+        owner.tenant_id, query.limit, query.cursor or None, query.codigo_tarjeta, query.periodo
+    )
     return LoteList(lotes=[LoteView.of(lote) for lote in page.items], next_cursor=page.next_cursor)
 
 
 def get_lote(owner: Identity, lote_id: str, query: LoteLinesQuery) -> LoteDetail:
     lote = lotes.get_active(owner.tenant_id, lote_id)
-    page = lotes.lines_page(lote, query.limit, query.cursor or None)
+    page = lotes.lines_page(lote, query.limit, query.cursor or None, query.line_filter())
     return LoteDetail(
         lote=LoteView.of(lote),
+        rule_fields=list(lote_export.rule_fields(lote)),
         lines=[LineView.of(line) for line in page.items],
+        searched_through=page.searched_through,
         next_cursor=page.next_cursor,
     )
 

@@ -49,6 +49,7 @@ class Operation:
     status: int = 200
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
+    body_required: bool = True
     errors: tuple[int, ...] = ()
     public: bool = False
     content_types: tuple[str, ...] = (JSON,)
@@ -145,7 +146,10 @@ def _operation(name: str, path_args: list[str], operation: Operation, refs: Refs
         item["parameters"] = parameters
     if operation.body is not None:
         schema = refs[operation.body, "validation"]
-        item["requestBody"] = {"required": True, "content": {JSON: {"schema": schema}}}
+        item["requestBody"] = {
+            "required": operation.body_required,
+            "content": {JSON: {"schema": schema}},
+        }
     error = refs[ErrorBody, "serialization"]
     for status in operation.error_statuses():
         item["responses"][str(status)] = {

@@ -4,13 +4,15 @@ has a bounded length, and a parameter the route does not know is refused."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal, cast
 
 import annotated_types
-from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from chalicelib.api.schema import Request
+from chalicelib.stores.line_filter import LineFilter
 
 # Cursors the service hands out are a few hundred characters (a DynamoDB key, base64).
 MAX_CURSOR_LENGTH = 2048
@@ -76,12 +78,66 @@ class JobListQuery(PageQuery):
         return super().problem(error)
 
 
+# A filter's text: what a user types in a search box, bounded.
+SearchText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# An amount as the API writes them: "-1234.56".
+AmountText = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$")]
+
+
 class LoteListQuery(PageQuery):
-    """GET /api/lotes."""
+    """GET /api/lotes: a page of the tenant's lotes, of one card product and/or periodo."""
+
+    codigo_tarjeta: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,12}$")] | None = None
+    periodo: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
+
+    @classmethod
+    def problem(cls, error: ErrorDetails) -> str:
+        if error["loc"] == ("codigoTarjeta",):
+            return "El parámetro codigoTarjeta debe tener de 2 a 12 letras o números."
+        if error["loc"] == ("periodo",):
+            return "El parámetro periodo debe tener 4 dígitos (AAMM)."
+        return super().problem(error)
 
 
 class LoteLinesQuery(LongPageQuery):
-    """GET /api/lotes/{loteId}: a page of its lines."""
+    """GET /api/lotes/{loteId}: a page of its lines, optionally only those that match."""
+
+    titular: SearchText | None = None
+    tarjeta: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
+    comercio: SearchText | None = None
+    regla: SearchText | None = None
+    importe_min: AmountText | None = None
+    importe_max: AmountText | None = None
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> LoteLinesQuery:
+        low, high = self.importe_min, self.importe_max
+        if low is not None and high is not None and Decimal(low) > Decimal(high):
+            raise ValueError("importeMin no puede ser mayor que importeMax.")
+        return self
+
+    def line_filter(self) -> LineFilter:
+        return LineFilter(
+            holder=self.titular,
+            card_last4=self.tarjeta,
+            merchant=self.comercio,
+            rule=self.regla,
+            amount_min=None if self.importe_min is None else Decimal(self.importe_min),
+            amount_max=None if self.importe_max is None else Decimal(self.importe_max),
+        )
+
+    @classmethod
+    def problem(cls, error: ErrorDetails) -> str:
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if field == "tarjeta":
+            return "El parámetro tarjeta son los últimos 4 dígitos de la tarjeta."
+        if field in ("importeMin", "importeMax"):
+            return f"El parámetro {field} debe ser un importe como 1234.56."
+        if field in ("titular", "comercio", "regla"):
+            return f"El parámetro {field} debe tener de 1 a 100 caracteres."
+        if error["type"] == "value_error":
+            return str(error.get("ctx", {}).get("error", ""))
+        return super().problem(error)
 
 
 class JobErrorsQuery(LongPageQuery):

@@ -197,13 +197,18 @@ def starts_over(job: Job) -> bool:
 
 
 def prepare_retry(
-    job: Job, upload: tuple[int, str] | None, *, clock: Clock = SYSTEM_CLOCK
+    job: Job,
+    upload: tuple[int, str] | None,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    replace: bool = False,
 ) -> WorkMessage:
     """FAILED or CANCELLED -> QUEUED, counting the attempt; returns the message to send.
 
     It resumes from the checkpoint while the staged lines are there; once they were
     discarded (after a cancel, or when the retry window closed) it starts over, with
-    `upload` (size, ETag) as the object is now.
+    `upload` (size, ETag) as the object is now. With `replace`, an import replaces its
+    lote this time (its `replace` parameter is set in the same update).
     """
     status = job.job_status
     if status not in RETRYABLE_STATUSES:
@@ -237,6 +242,8 @@ def prepare_retry(
         CHECKPOINT.seq.add(1),
         CHECKPOINT.step.set(0),
     ]
+    if replace:
+        actions.append(Job.parameters.set({**job.parameters, "replace": True}))
     if starts_over(job):
         if upload is not None:
             actions += [Job.file_size.set(upload[0]), Job.file_etag.set(upload[1])]

@@ -21,8 +21,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib.adapters.services import Services
-from chalicelib.core.errors import JobConflict, TooManyActiveJobs
-from chalicelib.core.models import DISCARDING_PHASES, Job, Phase
+from chalicelib.core.errors import JobConflict, LoteExists, TooManyActiveJobs
+from chalicelib.core.models import DISCARDING_PHASES, Job, JobType, Phase
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import Settings
 from chalicelib.engine import lifecycle
@@ -35,25 +35,31 @@ DEFERRED_MESSAGE = (
 )
 
 
-def retry(job: Job, services: Services) -> bool:
+def retry(job: Job, services: Services, *, replace: bool = False) -> bool:
     """Queues a retry of `job`: True if queued now, False if it waits for the discard.
+    With `replace`, an import that found its lote already imported replaces it this time.
 
     Raises:
         JobConflict: the job is not retryable, its upload is gone or unusable, or the
-            file was replaced while the job can only resume from its checkpoint.
+            file was replaced while the job can only resume from its checkpoint; or a
+            replace is asked of a job that did not fail with LOTE_EXISTS.
     """
     refuse_unhelpful(job)
+    if replace:
+        refuse_replace(job)
     upload = _upload_now(job, services)
-    if Phase(job.checkpoint.phase) in DISCARDING_PHASES and _defer(job):
+    if Phase(job.checkpoint.phase) in DISCARDING_PHASES and _defer(job, replace=replace):
         return False
     if upload and job.file_etag and upload[1] != job.file_etag and not lifecycle.starts_over(job):
         raise JobConflict(
             f"job {job.id}: upload {job.upload_key} was replaced",
             "El archivo cambió desde que comenzó esta importación; cree una nueva.",
         )
-    services.queue.send(lifecycle.prepare_retry(job, upload, clock=services.clock))
+    services.queue.send(lifecycle.prepare_retry(job, upload, clock=services.clock, replace=replace))
     return True
 
+
+LOTE_EXISTS = LoteExists.code
 
 # Failures that say nothing about the file: a retry may well succeed.
 TRANSIENT_CODES = frozenset({"PROCESSING_ERROR", "WORKER_LOST"})
@@ -92,6 +98,16 @@ def refuse_unhelpful(job: Job) -> None:
         )
 
 
+def refuse_replace(job: Job) -> None:
+    """Raises JobConflict unless `job` is an import that failed because its lote exists."""
+    if job.type != JobType.DKT_IMPORT or (job.error or {}).get("code") != LOTE_EXISTS:
+        raise JobConflict(
+            f"job {job.id}: replace asked, but it did not fail with {LOTE_EXISTS}",
+            "Solo una importación que encontró su lote ya importado puede reintentarse "
+            "reemplazándolo.",
+        )
+
+
 def retry_time(
     job: Job, kind: type[JobKind], code: str, settings: Settings, now: datetime
 ) -> datetime | None:
@@ -105,7 +121,7 @@ def retry_time(
     return now + timedelta(seconds=settings.auto_retry_base_s * 2 ** (attempts - 1))
 
 
-def retry_holding(job: Job, services: Services, kind: JobKind) -> bool:
+def retry_holding(job: Job, services: Services, kind: JobKind, *, replace: bool = False) -> bool:
     """`retry`, once the job holds what a live job of its type holds (an import: one of
     its owner's active-import slots), given back if the retry is refused; True if queued now.
 
@@ -114,10 +130,12 @@ def retry_holding(job: Job, services: Services, kind: JobKind) -> bool:
         JobConflict: as `retry`; a retry that cannot help is refused before anything is held.
     """
     refuse_unhelpful(job)  # before a slot is taken: a 409 says more than a 429
+    if replace:
+        refuse_replace(job)
     if job.job_status in lifecycle.RETRYABLE_STATUSES:
         kind.hold(job)
     try:
-        return retry(job, services)
+        return retry(job, services, replace=replace)
     except JobConflict:
         kind.let_go(job)
         raise
@@ -167,8 +185,10 @@ def _upload_now(job: Job, services: Services) -> tuple[int, str] | None:
     return found.size, found.etag
 
 
-def _defer(job: Job) -> bool:
-    """Notes the retry on a job still discarding; False (job reloaded) if it stopped."""
+def _defer(job: Job, *, replace: bool) -> bool:
+    """Notes the retry on a job still discarding (a replace asked for sets the import's
+    `replace` parameter now: the deferred retry runs with it); False (job reloaded) if
+    the discard ended meanwhile."""
     if job.job_status not in lifecycle.RETRYABLE_STATUSES:
         return False
     condition = (
@@ -177,4 +197,6 @@ def _defer(job: Job) -> bool:
         & CHECKPOINT.phase.is_in(*(phase.value for phase in DISCARDING_PHASES))
     )
     actions = [Job.retry_requested.set(True), Job.message.set(DEFERRED_MESSAGE)]
+    if replace:
+        actions.append(Job.parameters.set({**job.parameters, "replace": True}))
     return update_if(job, actions, condition)

@@ -77,7 +77,7 @@ def export_job(*, owner: Identity, lote_id: str, file_format: str, services: Ser
         # The generation shown now: the file is of these lines, or of none.
         "generationJobId": lote.job_id,
         "lineShards": int(lote.line_shards),
-        "ruleFields": list(_rule_fields(lote)),
+        "ruleFields": list(rule_fields(lote)),
     }
     return _queued(owner, parameters, rows, f"Exportación del lote {lote_id} en cola.", services)
 
@@ -124,8 +124,9 @@ def _queued(
     )
 
 
-def _rule_fields(lote: Lote) -> Sequence[str]:
-    """The fields the rules of the lote's import set (their columns in the file)."""
+def rule_fields(lote: Lote) -> Sequence[str]:
+    """The fields the rules of the lote's import set (their columns in the file and on
+    the page)."""
     importer = lifecycle.get(lote.job_id or "")
     version = int(importer.rules_version or 0) if importer is not None else 0
     return rule_sets.load_version(lote.tenant_id, version).fields_set()

@@ -9,6 +9,7 @@ job: until then nothing is visible, and a replacement swaps atomically.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -20,9 +21,22 @@ from chalicelib.core.errors import JobConflict, LoteExists, LoteNotFound
 from chalicelib.core.models import FINAL_STATUSES, Job, JobStatus, Line, Lote, LoteStatus
 from chalicelib.core.models import generation_key as _generation_key
 from chalicelib.stores import lines as generation_lines
+from chalicelib.stores.line_filter import LineFilter
 from chalicelib.stores.page import Page
 
 MAX_ID_LENGTH = 64  # a lote id is a card product code (12) and a period (4)
+
+# A filtered read of a lote's lines looks at up to this many lines per request (about
+# 200 queries of 10 lines each over 50 keys, ~1 s on DynamoDB), read this many at a time.
+FILTER_SCAN_LINES = 2_000
+FILTER_READ_LINES = 500
+
+
+@dataclass(frozen=True)
+class FilteredPage(Page[Line]):
+    """A page of a lote's lines, and the last line number it looked at."""
+
+    searched_through: int
 
 
 def lote_id_for(codigo_tarjeta: str, periodo: str) -> str:
@@ -240,11 +254,24 @@ def get_active(tenant_id: str, lote_id: str) -> Lote:
     return lote
 
 
-def list_active(tenant_id: str, limit: int, cursor: str | None) -> Page[Lote]:
-    """The tenant's visible lotes, by id, a page at a time."""
+def list_active(
+    tenant_id: str,
+    limit: int,
+    cursor: str | None,
+    codigo_tarjeta: str | None = None,
+    periodo: str | None = None,
+) -> Page[Lote]:
+    """The tenant's visible lotes, by id, a page at a time; of one card product and/or
+    one periodo when asked (a card's lotes are one range of ids: CODE + periodo)."""
+    condition = Lote.status == LoteStatus.ACTIVE
+    if codigo_tarjeta is not None:
+        condition &= Lote.codigo_tarjeta == codigo_tarjeta
+    if periodo is not None:
+        condition &= Lote.periodo == periodo
     results = Lote.query(
         tenant_id,
-        filter_condition=Lote.status == LoteStatus.ACTIVE,
+        Lote.lote_id.startswith(codigo_tarjeta) if codigo_tarjeta is not None else None,
+        filter_condition=condition,
         limit=limit,
         last_evaluated_key=pagination.decode(
             cursor, ("tenant_id", tenant_id), {"tenant_id": "S", "lote_id": "S"}
@@ -254,16 +281,42 @@ def list_active(tenant_id: str, limit: int, cursor: str | None) -> Page[Lote]:
     return Page(lotes, pagination.encode(results.last_evaluated_key))
 
 
-def lines_page(lote: Lote, limit: int, cursor: str | None) -> Page[Line]:
-    """Lines of the lote's visible generation, in file order, with their line numbers.
+def lines_page(
+    lote: Lote, limit: int, cursor: str | None, matching: LineFilter | None = None
+) -> FilteredPage:
+    """Lines of the lote's visible generation, in file order, with their line numbers;
+    with a filter, those of the next `FILTER_SCAN_LINES` lines that match it (a page may
+    then hold fewer than `limit` lines, even none, and still have a next one).
 
-    The cursor is the last line number of the previous page; it names no key, so an
-    edited one can only move within the lote (and a malformed one is a 400)."""
+    The cursor is the last line number looked at; it names no key, so an edited one can
+    only move within the lote (and a malformed one is a 400)."""
     generation = _generation_key(lote.tenant_id, lote.lote_id, lote.job_id or "")
+    shards = int(lote.line_shards)
     after = generation_lines.decode_cursor(cursor)
-    lines, more = generation_lines.page(generation, int(lote.line_shards), after, limit)
-    next_cursor = generation_lines.encode_cursor(int(lines[-1].line_no)) if more and lines else None
-    return Page(lines, next_cursor)
+    if matching is None or matching.is_empty:
+        lines, more = generation_lines.page(generation, shards, after, limit)
+        last = int(lines[-1].line_no) if lines else after
+        return FilteredPage(lines, _cursor(last, more), last)
+    found: list[Line] = []
+    scanned, last, more = 0, after, True
+    while more and len(found) < limit and scanned < FILTER_SCAN_LINES:
+        batch, more = generation_lines.page(
+            generation, shards, last, min(FILTER_READ_LINES, FILTER_SCAN_LINES - scanned)
+        )
+        scanned += len(batch)
+        for index, line in enumerate(batch):
+            if matching.matches(line):
+                found.append(line)
+                if len(found) == limit:
+                    more = more or index < len(batch) - 1
+                    batch = batch[: index + 1]
+                    break
+        last = int(batch[-1].line_no) if batch else last
+    return FilteredPage(found, _cursor(last, more), last)
+
+
+def _cursor(last: int, more: bool) -> str | None:
+    return generation_lines.encode_cursor(last) if more else None
 
 
 def shows_generation(tenant_id: str, lote_id: str, generation_job_id: str) -> bool:
