@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, Request, Route, expect
+from browsing import IMPORT_TIMEOUT_MS, OpenPage, api_get, followed, history_row, start_import
+from playwright.sync_api import BrowserContext, Page, Request, Route, expect
 
 from localdev.dktgen import generate_bytes
 from localdev.tokens import issue_local_token
 
 pytestmark = pytest.mark.browser
 
-OpenPage = Callable[..., Page]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-# An 18,000-line import takes ~15 s on the local stack; moto's queries scan whole tables,
-# so late in the suite, with every test's lines stored, the same work can take minutes.
-IMPORT_TIMEOUT_MS = 180_000
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 # Records every value the followed job's progress bar shows, as the user sees them.
 RECORD_PROGRESS = """() => {
   window.progressSeen = [];
@@ -103,42 +98,12 @@ class PollWatch:
         self.in_flight.discard(request)
 
 
-def start_import(page: Page, codigo: str, statement: Path) -> str:
-    """Fills the form and submits it; returns the id of the job the page now follows."""
-    page.get_by_label("Código de tarjeta").fill(codigo)
-    page.locator("#file").set_input_files(statement)
-    expect(page.locator("#file-name")).to_contain_text(statement.name)
-    page.get_by_role("button", name="Importar").click()
-    card = page.locator("#follow-list .job").first
-    expect(card).to_be_visible(timeout=20_000)
-    expect(card.locator(".job-title")).to_have_text(f"{statement.name} · {codigo.upper()}")
-    job_id = card.get_attribute("data-job-id")
-    assert job_id
-    return job_id
-
-
-def followed(page: Page, job_id: str) -> Locator:
-    return page.locator(f'#follow-list .job[data-job-id="{job_id}"]')
-
-
-def history_row(page: Page, job_id: str) -> Locator:
-    return page.locator(f'#history-body tr[data-job-id="{job_id}"]')
-
-
 def wait_progress(page: Page, job_id: str, low: int, high: int) -> int:
     """Waits until the job's bar shows a value in [low, high]; returns it."""
     handle = page.wait_for_function(
         PROGRESS_BETWEEN, arg=[job_id, low, high], timeout=IMPORT_TIMEOUT_MS, polling=100
     )
     return int(handle.json_value())
-
-
-def api_get(stack_url: str, token: str, path: str) -> Any:
-    request = urllib.request.Request(
-        f"{stack_url}{path}", headers={"Authorization": f"Bearer {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
 
 
 def test_import_moves_the_bar_to_100_and_notifies_once(

@@ -40,10 +40,21 @@ import {
   loadErrors,
   loadMoreHistory,
 } from "./history.js";
-import { clearLotes, closeLines, configureLotes, loadLines, loadMoreLotes } from "./lotes.js";
+import {
+  clearLinesFilter,
+  clearLotes,
+  clearLotesFilter,
+  closeLines,
+  configureLotes,
+  filterLotes,
+  loadLines,
+  loadMoreLotes,
+  searchLines,
+} from "./lotes.js";
 import {
   onCodigoInput,
   onImportSubmit,
+  prepareReplace,
   resetImportForm,
   restoreCodigo,
   showChosenFile,
@@ -73,7 +84,7 @@ function onSessionEnd() {
 function bindUi() {
   configureAuth({ onSessionStart, onSessionEnd });
   configureApi({ onReconnect: resumeAfterReconnect });
-  configureLotes({ onExport: startExport, onDeleted: followStarted });
+  configureLotes({ onExport: startExport, onDeleted: followStarted, onReplace: prepareReplace });
   configureHistory({
     onRetry: retryJob,
     onExport: startExport,
@@ -96,6 +107,10 @@ function bindUi() {
   $("errors-more").addEventListener("click", loadErrors);
   $("lotes-more").addEventListener("click", loadMoreLotes);
   $("lines-more").addEventListener("click", loadLines);
+  $("lotes-filter").addEventListener("submit", filterLotes);
+  $("lotes-filter-clear").addEventListener("click", clearLotesFilter);
+  $("lines-filter").addEventListener("submit", searchLines);
+  $("lines-filter-clear").addEventListener("click", clearLinesFilter);
   $("lines-close").addEventListener("click", closeLines);
   $("errors-export-csv").addEventListener("click", () => exportErrors("csv"));
   $("errors-export-xlsx").addEventListener("click", () => exportErrors("xlsx"));

@@ -4,13 +4,15 @@
 
 import { api, isSignedOut, markOffline } from "./api.js";
 import { $ } from "./dom.js";
-import { formatDuration, formatNumber } from "./format.js";
+import { formatDate, formatDuration, formatNumber } from "./format.js";
 import { loadHistory, openErrors, refreshHistoryRow } from "./history.js";
 import { loadLotes } from "./lotes.js";
 import {
+  confirmReplace,
   FINAL,
   hasErrorReport,
   isDownloadable,
+  isReplaceable,
   isRetryable,
   jobTitle,
   linesText,
@@ -155,6 +157,9 @@ export function follow(job) {
     node.dataset.jobId = job.id;
     node.querySelector(".job-cancel").addEventListener("click", () => cancelJob(entry));
     node.querySelector(".job-retry").addEventListener("click", () => retryJob(entry.job.id));
+    node.querySelector(".job-replace").addEventListener("click", () => {
+      if (confirmReplace(entry.job)) retryJob(entry.job.id, { replace: true });
+    });
     node.querySelector(".job-errors").addEventListener("click", () => openErrors(entry.job));
     node.querySelector(".job-download").addEventListener("click", () => downloadExport(entry.job.id));
     node.querySelector(".job-dismiss").addEventListener("click", () => {
@@ -197,7 +202,7 @@ function renderFollowed({ job, el: node }) {
   const badge = node.querySelector(".job-status");
   badge.textContent = statusLabel(job);
   badge.className = `badge job-status status-${job.status.toLowerCase()}`;
-  node.querySelector(".job-id").textContent = `Trabajo ${job.id}`;
+  node.querySelector(".job-started").textContent = `Iniciado el ${formatDate(job.createdAt)}`;
   const bar = node.querySelector(".bar");
   bar.setAttribute("aria-valuenow", String(job.progress));
   bar.setAttribute("aria-valuetext", `${job.progress} %`);
@@ -214,7 +219,8 @@ function renderFollowed({ job, el: node }) {
   node.querySelector(".job-download").hidden = !isDownloadable(job);
   cancel.disabled = Boolean(job.cancelRequested);
   node.querySelector(".job-errors").hidden = !hasErrorReport(job);
-  node.querySelector(".job-retry").hidden = !isRetryable(job);
+  node.querySelector(".job-retry").hidden = !isRetryable(job) || isReplaceable(job);
+  node.querySelector(".job-replace").hidden = !isReplaceable(job);
   node.querySelector(".job-dismiss").hidden = !final;
 }
 
@@ -254,9 +260,11 @@ export function followStarted(job) {
   pollNow();
 }
 
-export async function retryJob(jobId) {
+/** Retries a job; `{ replace: true }`: an import that found its lote replaces it. */
+export async function retryJob(jobId, options = {}) {
   try {
-    const { job } = await api(`api/jobs/${encodeURIComponent(jobId)}/retry`, { method: "POST" });
+    const path = `api/jobs/${encodeURIComponent(jobId)}/retry`;
+    const { job } = await api(path, { method: "POST", body: options });
     followStarted(job);
   } catch (error) {
     if (isSignedOut(error)) return;

@@ -5,11 +5,13 @@ import { api, isSignedOut } from "./api.js";
 import { $, el } from "./dom.js";
 import { formatDate, formatNumber } from "./format.js";
 import {
+  confirmReplace,
   durationText,
   formatName,
   hasErrorReport,
   isDownloadable,
   isExportable,
+  isReplaceable,
   isRetryable,
   jobTitle,
   messageText,
@@ -137,7 +139,17 @@ function historyRow(job) {
       actions.append(exporter);
     }
   }
-  if (isRetryable(job)) {
+  if (isReplaceable(job)) {
+    const replace = smallButton("Reemplazar lote");
+    replace.classList.remove("secondary");
+    replace.setAttribute("aria-label", `Reemplazar el lote ${job.loteId ?? ""} con ${p.filename ?? "este archivo"}`);
+    replace.addEventListener("click", () => {
+      if (!confirmReplace(job)) return;
+      replace.disabled = true;
+      hooks.onRetry(job.id, { replace: true }).finally(() => (replace.disabled = false));
+    });
+    actions.append(replace);
+  } else if (isRetryable(job)) {
     const retry = smallButton("Reintentar");
     retry.addEventListener("click", () => {
       retry.disabled = true;

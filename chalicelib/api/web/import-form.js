@@ -159,3 +159,16 @@ export function resetImportForm() {
   setImportStatus(null);
   setImportError(null);
 }
+
+/** Reemplazar on a lote: the form takes the lote's card, asks to replace, and waits for the
+ * file (the file's periodo decides the lote; the hint says which one the user meant). */
+export function prepareReplace(lote) {
+  $("codigo").value = lote.codigoTarjeta;
+  $("replace").checked = true;
+  setImportError(null);
+  setImportStatus(
+    `Elija el archivo del periodo ${lote.periodo} para reemplazar el lote ${lote.loteId}.`,
+  );
+  $("import-form").scrollIntoView({ block: "start" });
+  $("file").focus();
+}

@@ -47,6 +47,19 @@ export function hasErrorReport(job) {
   return FINAL.has(job.status) && (job.status === "FAILED" || job.errorCount > 0);
 }
 
+/** An import that found its lote already imported: retried with replace, it replaces it. */
+export function isReplaceable(job) {
+  return job.type === "DKT_IMPORT" && job.status === "FAILED" && job.error?.code === "LOTE_EXISTS";
+}
+
+/** Asks before an import replaces a lote: the lote's current lines go. */
+export function confirmReplace(job) {
+  const loteId = job.loteId ?? job.parameters?.loteId ?? "";
+  return window.confirm(
+    `¿Reemplazar el lote ${loteId} con este archivo? Las líneas que tiene ahora se eliminarán.`,
+  );
+}
+
 // The API says whether a retry could help (not for a file that would fail again).
 export function isRetryable(job) {
   return job.retryable === true;

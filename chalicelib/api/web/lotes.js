@@ -6,15 +6,16 @@ import { formatAmount, formatDate, formatDay, formatNumber } from "./format.js";
 import { showNotice } from "./notices.js";
 import { state } from "./state.js";
 
-const hooks = { onExport: async () => {}, onDeleted: () => {} };
+const hooks = { onExport: async () => {}, onDeleted: () => {}, onReplace: () => {} };
 
-/** What Exportar does (follow.js starts the export) and what follows a deletion. */
-export function configureLotes({ onExport, onDeleted }) {
-  Object.assign(hooks, { onExport, onDeleted });
+/** What Exportar does (follow.js starts the export), what follows a deletion, and what
+ * Reemplazar does (the import form takes the lote's card and asks for the file). */
+export function configureLotes({ onExport, onDeleted, onReplace }) {
+  Object.assign(hooks, { onExport, onDeleted, onReplace });
 }
 
 export async function loadLotes(cursor = null) {
-  const query = new URLSearchParams({ limit: "50" });
+  const query = new URLSearchParams({ limit: "50", ...lotesFilter() });
   if (cursor) query.set("cursor", cursor);
   const page = await api(`api/lotes?${query}`);
   const body = $("lotes-body");
@@ -25,8 +26,41 @@ export async function loadLotes(cursor = null) {
   state.lotesCursor = page.nextCursor ?? null;
   $("lotes-more").hidden = !state.lotesCursor;
   const empty = body.children.length === 0;
+  const filtered = Object.keys(lotesFilter()).length > 0;
   $("lotes").hidden = empty;
   $("lotes-empty").hidden = !empty;
+  $("lotes-empty").textContent = filtered
+    ? "Ningún lote coincide con el filtro."
+    : "Todavía no hay lotes importados.";
+  $("lotes-filter").hidden = empty && !filtered;
+}
+
+/** The Lotes filter as the API reads it: only what the user filled in. */
+function lotesFilter() {
+  const filter = {};
+  const codigo = $("lotes-codigo").value.trim().toUpperCase();
+  const periodo = $("lotes-periodo").value.trim();
+  if (codigo) filter.codigoTarjeta = codigo;
+  if (periodo) filter.periodo = periodo;
+  return filter;
+}
+
+/** Filtrar / Limpiar of the Lotes section. */
+export async function filterLotes(event) {
+  event?.preventDefault();
+  if (!$("lotes-filter").reportValidity()) return;
+  try {
+    await loadLotes();
+  } catch (error) {
+    if (!isSignedOut(error)) {
+      showNotice({ title: "No se pudieron filtrar los lotes", detail: error.message, kind: "error" });
+    }
+  }
+}
+
+export function clearLotesFilter() {
+  $("lotes-filter").reset();
+  filterLotes();
 }
 
 export function loadMoreLotes() {
@@ -65,6 +99,9 @@ function loteRow(lote) {
     });
     actions.append(exporter);
   }
+  const replace = button("Reemplazar", `Reemplazar el lote ${lote.loteId} con otro archivo`);
+  replace.addEventListener("click", () => hooks.onReplace(lote));
+  actions.append(replace);
   const remove = button("Eliminar", `Eliminar el lote ${lote.loteId}`, "danger small");
   remove.addEventListener("click", () => deleteLote(lote, remove));
   actions.append(remove);
@@ -103,36 +140,127 @@ async function deleteLote(lote, control) {
 
 // --- a lote's lines ---------------------------------------------------------------------------
 
+// The columns the dialog always shows; a field the import's rules set gets one of its own.
+const SHOWN_FIELDS = new Set([
+  "fechaTransaccion",
+  "apellidoNombreUsuario",
+  "tarjeta",
+  "descripcionCupon",
+  "cuota",
+  "cuotasTotal",
+  "moneda",
+  "importe",
+]);
+// A search fetches pages until it shows this many more lines, or has asked this often.
+const LINES_PER_SEARCH = 100;
+const REQUESTS_PER_SEARCH = 10;
+
 export async function openLines(lote) {
   state.linesLote = lote;
-  state.linesCursor = null;
+  state.ruleFields = [];
   $("lines-title").textContent = `Lote ${lote.loteId}`;
-  $("lines-summary").textContent =
-    `${formatNumber(lote.lineCount)} líneas · ${totalsText(lote.totals)}`;
-  $("lines-body").replaceChildren();
-  $("lines-more").hidden = true;
+  $("lines-filter").reset();
   const dialog = $("lines-dialog");
   if (!dialog.open) dialog.showModal();
+  await searchLines();
+}
+
+/** Buscar (or opening the dialog): the lote's lines that match the filter, from the top. */
+export async function searchLines(event) {
+  event?.preventDefault();
+  if (!$("lines-filter").reportValidity()) return;
+  state.linesCursor = null;
+  state.linesFound = 0;
+  state.linesFilter = linesFilter();
+  $("lines-body").replaceChildren();
+  $("lines-more").hidden = true;
   await loadLines();
 }
 
+export function clearLinesFilter() {
+  $("lines-filter").reset();
+  searchLines();
+}
+
+function linesFilter() {
+  const filter = {};
+  for (const [name, id] of [
+    ["titular", "lines-titular"],
+    ["tarjeta", "lines-tarjeta"],
+    ["comercio", "lines-comercio"],
+    ["regla", "lines-regla"],
+    ["importeMin", "lines-importe-min"],
+    ["importeMax", "lines-importe-max"],
+  ]) {
+    // Amounts as the user types them (1.234,56 or 1234.56) go as the API reads them.
+    const value = $(id).value.trim();
+    if (value) filter[name] = name.startsWith("importe") ? apiAmount(value) : value;
+  }
+  return filter;
+}
+
+function apiAmount(text) {
+  // 1.234,56 is Argentine; 1234.56 is not, 1.234 is (a thousand).
+  if (text.includes(",")) return text.replaceAll(".", "").replace(",", ".");
+  return /^-?[0-9]+\.[0-9]{1,2}$/.test(text) ? text : text.replaceAll(".", "");
+}
+
+/** The next lines of the search: pages until LINES_PER_SEARCH more are shown (a filtered
+ * page may hold few lines, or none, of the part of the lote it looked at). */
 export async function loadLines() {
   const lote = state.linesLote;
-  const query = new URLSearchParams({ limit: "100" });
-  if (state.linesCursor) query.set("cursor", state.linesCursor);
+  const filter = state.linesFilter ?? {};
+  const filtered = Object.keys(filter).length > 0;
+  const button = $("lines-more");
+  button.disabled = true;
+  let shown = 0;
   try {
-    const page = await api(`api/lotes/${encodeURIComponent(lote.loteId)}?${query}`);
-    if (state.linesLote !== lote) return;
-    for (const line of page.lines) $("lines-body").append(lineRow(line));
-    state.linesCursor = page.nextCursor ?? null;
-    $("lines-more").hidden = !state.linesCursor;
+    for (let request = 0; request < REQUESTS_PER_SEARCH && shown < LINES_PER_SEARCH; request++) {
+      const query = new URLSearchParams({ limit: "100", ...filter });
+      if (state.linesCursor) query.set("cursor", state.linesCursor);
+      if (filtered) $("lines-summary").textContent = "Buscando…";
+      const page = await api(`api/lotes/${encodeURIComponent(lote.loteId)}?${query}`);
+      if (state.linesLote !== lote || state.linesFilter !== filter) return;
+      if (request === 0 && !state.linesCursor) setRuleColumns(page.ruleFields ?? []);
+      for (const line of page.lines) $("lines-body").append(lineRow(line));
+      shown += page.lines.length;
+      state.linesFound += page.lines.length;
+      state.linesCursor = page.nextCursor ?? null;
+      $("lines-summary").textContent = summaryText(lote, filtered, page.searchedThrough);
+      if (!state.linesCursor) break;
+    }
+    button.hidden = !state.linesCursor;
+    button.textContent = filtered ? "Seguir buscando" : "Ver más líneas";
   } catch (error) {
     if (!isSignedOut(error)) $("lines-summary").textContent = error.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function summaryText(lote, filtered, searchedThrough) {
+  const whole = `${formatNumber(lote.lineCount)} líneas · ${totalsText(lote.totals)}`;
+  if (!filtered) return whole;
+  const found = state.linesFound === 1 ? "1 línea coincide" : `${formatNumber(state.linesFound)} líneas coinciden`;
+  const where = state.linesCursor ? ` (buscado hasta la línea ${formatNumber(searchedThrough)})` : "";
+  return `${found}${where} · ${whole}`;
+}
+
+function setRuleColumns(fields) {
+  state.ruleFields = fields.filter((name) => !SHOWN_FIELDS.has(name));
+  const head = $("lines-table").tHead.rows[0];
+  head.querySelectorAll(".rule-field").forEach((cell) => cell.remove());
+  const rules = head.lastElementChild;
+  for (const name of state.ruleFields) {
+    rules.before(el("th", { scope: "col", className: "rule-field", textContent: name }));
   }
 }
 
 function lineRow({ lineNo, record, rulesFired }) {
   const cuota = record.cuota ? `${record.cuota}/${record.cuotasTotal ?? "?"}` : "—";
+  const ruleCells = state.ruleFields.map((name) =>
+    el("td", { className: "rule-field", textContent: record[name] ?? "—" }),
+  );
   return el(
     "tr",
     {},
@@ -143,6 +271,7 @@ function lineRow({ lineNo, record, rulesFired }) {
     el("td", { textContent: record.descripcionCupon ?? "—" }),
     el("td", { className: "num", textContent: cuota }),
     el("td", { className: "num", textContent: formatAmount(record.moneda, record.importe) }),
+    ...ruleCells,
     el("td", { textContent: rulesFired.length ? rulesFired.join(", ") : "—" }),
   );
 }

@@ -18,4 +18,7 @@ export const state = {
   lotesCursor: null, // lotes.js
   linesLote: null,
   linesCursor: null,
+  linesFilter: null, // the search the dialog shows, as the API reads it
+  linesFound: 0,
+  ruleFields: [], // the columns of the fields the lote's rules set
 };
