@@ -15,6 +15,7 @@ from chalicelib.core.errors import (
     LookupNotFound,
     LoteExists,
     LoteNotFound,
+    RuleVersionNotFound,
     TooManyActiveJobs,
     Unauthenticated,
 )
@@ -30,6 +31,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     JobNotFound: 404,
     LoteNotFound: 404,
     LookupNotFound: 404,
+    RuleVersionNotFound: 404,
     JobConflict: 409,
     LoteExists: 409,
     IdempotencyConflict: 409,
@@ -51,11 +53,22 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
 }
 
 
+class ErrorLocation(ApiModel):
+    """Where a rule set is wrong: the rule (index in `rules`, code) and the field's path
+    inside it ("conditions[0].op"), so an editor can point at it."""
+
+    rule_index: int | None = None
+    rule_code: str | None = None
+    field: str | None = None
+
+
 class ErrorBody(ApiModel):
-    """Every error the API answers: a stable code and a message for the person at the screen."""
+    """Every error the API answers: a stable code and a message for the person at the screen;
+    `location` only where the request has a place the problem is at (a rule's field)."""
 
     code: str
     message: str
+    location: ErrorLocation | None = None
 
 
 def status_of(exc: DomainError) -> int:
@@ -70,16 +83,32 @@ def status_of(exc: DomainError) -> int:
 MAX_MESSAGE_LENGTH = 500
 
 
-def error_response(status: int, code: str, message: str) -> Response:
+def error_response(
+    status: int, code: str, message: str, location: dict[str, object] | None = None
+) -> Response:
     """The one way out for an error: whatever user text the message quotes, redacted."""
     # Redacted first: a cut card number would no longer look like one.
-    body = ErrorBody(code=code, message=clipped(redact(message), MAX_MESSAGE_LENGTH))
+    body = ErrorBody(
+        code=code,
+        message=clipped(redact(message), MAX_MESSAGE_LENGTH),
+        location=None if location is None else ErrorLocation.model_validate(_redacted(location)),
+    )
     return Response(
-        body=body.model_dump(by_alias=True, mode="json"),
+        body=body.model_dump(by_alias=True, mode="json", exclude_none=True),
         status_code=status,
         headers={"Content-Type": "application/json"},
     )
 
+
+def _redacted(location: dict[str, object]) -> dict[str, object]:
+    # A rule's code or an unknown key the caller sent is theirs: treated like the message.
+    return {
+        key: clipped(redact(value), MAX_ID_TEXT) if isinstance(value, str) else value
+        for key, value in location.items()
+    }
+
+
+MAX_ID_TEXT = 100
 
 # What Chalice answers itself, before any view runs, as {"Code", "Message"}: the same
 # answers in the API's shape, with a message that repeats nothing of the request.

@@ -18,6 +18,10 @@ class DomainError(Exception):
         super().__init__(detail)
         self.message = message
 
+    def location(self) -> dict[str, object] | None:
+        """Where in the request the problem is, for a client to point at; None: nowhere."""
+        return None
+
 
 class InvalidRequest(DomainError):
     """The request is malformed or breaks a validation rule."""
@@ -26,6 +30,21 @@ class InvalidRequest(DomainError):
 
     def __init__(self, message: str, detail: str | None = None) -> None:
         super().__init__(detail or message, message)
+
+
+class InvalidRuleSet(InvalidRequest):
+    """A rule set that does not validate: the message, and the rule and field, say where."""
+
+    def __init__(
+        self, message: str, *, rule_index: int | None, rule_code: str | None, field: str | None
+    ) -> None:
+        super().__init__(message, f"invalid rule set: {message}")
+        self.rule_index = rule_index
+        self.rule_code = rule_code
+        self.field = field
+
+    def location(self) -> dict[str, object] | None:
+        return {"ruleIndex": self.rule_index, "ruleCode": self.rule_code, "field": self.field}
 
 
 class TooManyRows(InvalidRequest):
@@ -69,6 +88,17 @@ class LookupNotFound(DomainError):
     def __init__(self, name: str) -> None:
         shown = clipped(name)  # a path parameter: never echo more than a valid name can be
         super().__init__(f"lookup table {shown} not found", f"No existe la tabla {shown}.")
+
+
+class RuleVersionNotFound(DomainError):
+    """The tenant has no rules version of that number."""
+
+    code = "RULES_VERSION_NOT_FOUND"
+
+    def __init__(self, version: int) -> None:
+        super().__init__(
+            f"rules version {version} not found", f"No existe la versión {version} de las reglas."
+        )
 
 
 class JobConflict(DomainError):

@@ -14,13 +14,21 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib import dkt
+from chalicelib.adapters import pagination
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.core.clock import SYSTEM_CLOCK, Clock
-from chalicelib.core.errors import InvalidRequest, JobConflict, LookupNotFound
+from chalicelib.core.errors import (
+    InvalidRequest,
+    InvalidRuleSet,
+    JobConflict,
+    LookupNotFound,
+    RuleVersionNotFound,
+)
 from chalicelib.core.models import RuleSetVersion
 from chalicelib.core.redact import card_numbers
 from chalicelib.dkt.rules import RuleSet, RuleSetError
+from chalicelib.stores.page import Page
 
 # A version is one DynamoDB item (400 KB at most), lookups included.
 MAX_DOCUMENT_BYTES = 350_000
@@ -56,6 +64,28 @@ def get_current(owner: Identity) -> RuleSetVersion | None:
     return _latest(owner.tenant_id)
 
 
+def list_versions(owner: Identity, limit: int, cursor: str | None) -> Page[RuleSetVersion]:
+    """The tenant's versions, newest first."""
+    results = RuleSetVersion.query(
+        owner.tenant_id,
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=pagination.decode(
+            cursor, ("tenant_id", owner.tenant_id), {"tenant_id": "S", "version": "N"}
+        ),
+    )
+    items = list(results)
+    return Page(items, pagination.encode(results.last_evaluated_key))
+
+
+def get_version(owner: Identity, version: int) -> RuleSetVersion:
+    """One of the tenant's versions; RuleVersionNotFound for any other."""
+    try:
+        return RuleSetVersion.get(owner.tenant_id, version)
+    except DoesNotExist as exc:
+        raise RuleVersionNotFound(version) from exc
+
+
 def validated(rules: Sequence[Any], lookups: Mapping[str, Any]) -> RuleSet:
     """The rule set compiled; raises InvalidRequest naming the rule and field at fault.
 
@@ -71,7 +101,9 @@ def validated(rules: Sequence[Any], lookups: Mapping[str, Any]) -> RuleSet:
     try:
         return RuleSet.load(rules, lookups, dkt.RECORD_FIELDS)
     except RuleSetError as exc:
-        raise InvalidRequest(exc.message, f"invalid rule set: {exc.message}") from exc
+        raise InvalidRuleSet(
+            exc.message, rule_index=exc.rule_index, rule_code=exc.rule_code, field=exc.field
+        ) from exc
 
 
 def _write(

@@ -14,8 +14,10 @@ from support import (
     token_for,
 )
 
+from chalicelib import dkt
 from chalicelib.core.models import Line, generation_key
 from chalicelib.dkt import Layout
+from chalicelib.dkt.rule_schema import ActionType, Operator
 from localdev.dktgen import generate_bytes, iter_coupons, render_line
 from localdev.pump import Pump
 from localdev.resources import QueueUrls
@@ -78,6 +80,67 @@ def test_an_invalid_rule_is_a_400_naming_the_rule_and_field(api: Api) -> None:
     assert "COMB" in message
     assert "conditions[0].op" in message
     assert api.get("/api/rules").json_body["version"] == 0
+    # ... and says where, for an editor to point at the rule and field
+    assert response.json_body["location"] == {
+        "ruleIndex": 0,
+        "ruleCode": "COMB",
+        "field": "conditions[0].op",
+    }
+
+
+def test_a_second_rule_at_fault_is_located_by_its_index(api: Api) -> None:
+    bad = {**OTHERS, "actions": [{"type": "SET", "field": "cuentaContable"}]}
+
+    response = put_rules(api, [FUEL, bad], {"proveedores": {}})
+
+    assert response.status_code == 400
+    assert response.json_body["location"] == {
+        "ruleIndex": 1,
+        "ruleCode": "RESTO",
+        "field": "actions[0].value",
+    }
+    # other errors carry no location
+    assert "location" not in api.get("/api/jobs?limit=0").json_body
+
+
+def test_the_vocabulary_offers_every_record_field_operator_and_action(api: Api) -> None:
+    vocabulary = api.get("/api/rules/vocabulary").json_body
+
+    assert {field["name"] for field in vocabulary["fields"]} == set(dkt.RECORD_FIELDS)
+    assert {term["op"] for term in vocabulary["operators"]} == {op.value for op in Operator}
+    assert {term["type"] for term in vocabulary["actions"]} == {t.value for t in ActionType}
+    by_op = {term["op"]: term["value"] for term in vocabulary["operators"]}
+    assert (by_op["IS_EMPTY"], by_op["IN"], by_op["BETWEEN"], by_op["EQUALS"]) == (
+        "none",
+        "list",
+        "range",
+        "one",
+    )
+    lookup = next(term for term in vocabulary["actions"] if term["type"] == "LOOKUP")
+    assert lookup["params"] == ["source", "table", "default"]
+
+
+def test_every_saved_version_is_listed_and_readable_as_it_was(api: Api) -> None:
+    put_rules(api, [FUEL], {"proveedores": {}})
+    put_rules(api, [FUEL, OTHERS])
+    api.put("/api/rules/lookups/proveedores", {"entries": {"30": "YPF"}})
+
+    listed = api.get("/api/rules/versions").json_body["versions"]
+
+    assert [v["version"] for v in listed] == [3, 2, 1]
+    assert [v["ruleCount"] for v in listed] == [2, 2, 1]
+    assert listed[0]["lookupNames"] == ["proveedores"] and listed[0]["updatedBy"] == "ana"
+    first = api.get("/api/rules/versions/1").json_body
+    assert [rule["code"] for rule in first["rules"]] == ["COMB"]
+    assert first["lookups"] == {"proveedores": {}}
+    page = api.get("/api/rules/versions?limit=2").json_body
+    rest = api.get(f"/api/rules/versions?limit=2&cursor={page['nextCursor']}").json_body
+    assert [v["version"] for v in page["versions"] + rest["versions"]] == [3, 2, 1]
+    assert api.get("/api/rules/versions/4").status_code == 404
+    assert api.get("/api/rules/versions/uno").status_code == 400
+    stranger = Api(api.client, token_for("zoe", tenant="globex"))
+    assert stranger.get("/api/rules/versions").json_body["versions"] == []
+    assert stranger.get("/api/rules/versions/1").status_code == 404
 
 
 def test_imported_lines_carry_what_the_rules_set_and_which_fired(api: Api, pump: Pump) -> None:
