@@ -19,7 +19,13 @@ from chalicelib.api.jobs import ErrorReport, JobAction, JobList, JobView, RetryR
 from chalicelib.api.lotes import ExportRequest, LoteDetail, LoteList
 from chalicelib.api.openapi import Header, Operation
 from chalicelib.api.pages import UiConfig
-from chalicelib.api.queries import JobErrorsQuery, JobListQuery, LoteLinesQuery, LoteListQuery
+from chalicelib.api.queries import (
+    JobErrorsQuery,
+    JobListQuery,
+    LoteLinesQuery,
+    LoteListQuery,
+    RuleVersionsQuery,
+)
 from chalicelib.api.rules import (
     LookupBody,
     LookupView,
@@ -27,6 +33,8 @@ from chalicelib.api.rules import (
     RuleSetView,
     RulesTestBody,
     RulesTestResult,
+    RuleVersionList,
+    RuleVocabulary,
 )
 from chalicelib.api.schema import ApiModel, Request, parse, parse_json
 from chalicelib.core import observability
@@ -121,7 +129,7 @@ def api(
             except DomainError as exc:
                 code = status_of(exc)
                 logger.info("request refused", extra={"status": code, "reason": str(exc)})
-                return error_response(code, exc.code, exc.message)
+                return error_response(code, exc.code, exc.message, exc.location())
             except Exception:
                 logger.exception("unhandled error", extra={"path": request.path})
                 return error_response(500, "INTERNAL_ERROR", "Error interno; intente nuevamente.")
@@ -321,6 +329,35 @@ def get_rules(identity: Identity) -> RuleSetView:
 )
 def put_rules(identity: Identity, body: RulesBody) -> RuleSetView:
     return rules.put_rules(identity, body)
+
+
+@api(
+    "/api/rules/vocabulary",
+    summary="What a rule may name: the record's fields, the operators, the action types.",
+    response=RuleVocabulary,
+)
+def rule_vocabulary(identity: Identity) -> RuleVocabulary:
+    return rules.vocabulary()
+
+
+@api(
+    "/api/rules/versions",
+    summary="The tenant's rules versions, newest first.",
+    query=RuleVersionsQuery,
+    response=RuleVersionList,
+)
+def rule_versions(identity: Identity, query: RuleVersionsQuery) -> RuleVersionList:
+    return rules.list_versions(identity, query)
+
+
+@api(
+    "/api/rules/versions/{version}",
+    summary="One rules version, as it was saved.",
+    response=RuleSetView,
+    errors=(400, 404),
+)
+def rule_version(identity: Identity, version: str) -> RuleSetView:
+    return rules.get_version(identity, version)
 
 
 @api(

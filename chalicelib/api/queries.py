@@ -66,15 +66,41 @@ class LongPageQuery(PageQuery):
     limit: Limit = Field(default=100, ge=1, le=1000)
 
 
-class JobListQuery(PageQuery):
-    """GET /api/jobs: a page of the caller's jobs, or (`status=active`) all that are running."""
+CardCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,12}$")]
+Periodo = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
+CARD_CODE_PROBLEM = "El parámetro codigoTarjeta debe tener de 2 a 12 letras o números."
+PERIODO_PROBLEM = "El parámetro periodo debe tener 4 dígitos (AAMM)."
 
-    status: Literal["active"] | None = None
+
+class JobListQuery(PageQuery):
+    """GET /api/jobs: a page of the caller's jobs, or (`status=active`) all that are running;
+    a status, card product or periodo keeps only the jobs that have it."""
+
+    status: Literal["active", "QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"] | None = (
+        None
+    )
+    codigo_tarjeta: CardCode | None = None
+    periodo: Periodo | None = None
+
+    @model_validator(mode="after")
+    def _active_alone(self) -> JobListQuery:
+        if self.status == "active" and (self.codigo_tarjeta or self.periodo):
+            raise ValueError("status=active no se combina con codigoTarjeta ni periodo.")
+        return self
 
     @classmethod
     def problem(cls, error: ErrorDetails) -> str:
         if error["loc"] == ("status",):
-            return "El parámetro status solo admite el valor active."
+            return (
+                "El parámetro status admite active, QUEUED, PROCESSING, COMPLETED, FAILED "
+                "o CANCELLED."
+            )
+        if error["loc"] == ("codigoTarjeta",):
+            return CARD_CODE_PROBLEM
+        if error["loc"] == ("periodo",):
+            return PERIODO_PROBLEM
+        if error["type"] == "value_error":
+            return str(error.get("ctx", {}).get("error", ""))
         return super().problem(error)
 
 
@@ -87,15 +113,15 @@ AmountText = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,13}(\.[0-9]{1
 class LoteListQuery(PageQuery):
     """GET /api/lotes: a page of the tenant's lotes, of one card product and/or periodo."""
 
-    codigo_tarjeta: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{2,12}$")] | None = None
-    periodo: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
+    codigo_tarjeta: CardCode | None = None
+    periodo: Periodo | None = None
 
     @classmethod
     def problem(cls, error: ErrorDetails) -> str:
         if error["loc"] == ("codigoTarjeta",):
-            return "El parámetro codigoTarjeta debe tener de 2 a 12 letras o números."
+            return CARD_CODE_PROBLEM
         if error["loc"] == ("periodo",):
-            return "El parámetro periodo debe tener 4 dígitos (AAMM)."
+            return PERIODO_PROBLEM
         return super().problem(error)
 
 
@@ -142,3 +168,7 @@ class LoteLinesQuery(LongPageQuery):
 
 class JobErrorsQuery(LongPageQuery):
     """GET /api/jobs/{jobId}/errors: a page of the line-level error report."""
+
+
+class RuleVersionsQuery(PageQuery):
+    """GET /api/rules/versions: a page of the tenant's rules versions."""

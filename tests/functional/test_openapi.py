@@ -100,8 +100,10 @@ def test_query_parameters_carry_their_limits(chalice_client: Client) -> None:
         parameters = paths[path]["get"]["parameters"]
         return {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
 
-    assert set(query("/api/jobs")) == {"limit", "cursor", "status"}
+    assert set(query("/api/jobs")) == {"limit", "cursor", "status", "codigoTarjeta", "periodo"}
     assert query("/api/jobs")["limit"]["maximum"] == 100
+    assert query("/api/lotes/{lote_id}")["tarjeta"]["pattern"] == "^[0-9]{4}$"
+    assert set(query("/api/lotes")) == {"limit", "cursor", "codigoTarjeta", "periodo"}
     assert query("/api/jobs/{job_id}/errors")["limit"]["maximum"] == 1000
     assert query("/api/lotes/{lote_id}")["cursor"]["maxLength"] == 2048
 
