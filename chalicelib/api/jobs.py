@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -53,6 +54,9 @@ class JobView(ApiModel):
     eta_seconds: int | None
     lote_id: str | None
     lote_deleted: bool
+    # QUEUED for a file that has not reached S3 yet (the page tells an upload it runs from
+    # one that was interrupted by a reload or a closed tab).
+    awaiting_upload: bool
     started_at: Timestamp | None
     completed_at: Timestamp | None
     created_at: Timestamp
@@ -87,6 +91,9 @@ class JobView(ApiModel):
             eta_seconds=None if job.eta_seconds is None else int(job.eta_seconds),
             lote_id=job.lote_id,
             lote_deleted=bool(job.lote_deleted),
+            awaiting_upload=job.job_status == JobStatus.QUEUED
+            and bool(job.upload_key)
+            and job.file_size is None,
             started_at=job.started_at,
             completed_at=job.completed_at,
             created_at=job.created_at,
@@ -149,18 +156,77 @@ def get_owned(job_id: str, owner: Identity) -> Job:
     return job
 
 
-def list_owned(owner: Identity, limit: int, cursor: str | None) -> Page[Job]:
-    """The caller's jobs, newest first."""
-    results = Job.user_jobs.query(
-        owner.user_id,
-        scan_index_forward=False,
-        limit=limit,
-        last_evaluated_key=pagination.decode(
-            cursor, ("user_id", owner.user_id), {"id": "S", "user_id": "S", "created_at": "S"}
-        ),
+# A filtered history reads up to this many of the caller's jobs per request, a page of
+# this many at a time: its page may hold fewer matches, and goes on from where it stopped.
+JOB_FILTER_SCAN = 500
+JOB_FILTER_READ = 100
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """What a history row must be: its status, card product and periodo (unset: any)."""
+
+    status: JobStatus | None = None
+    codigo_tarjeta: str | None = None
+    periodo: str | None = None
+
+    def matches(self, job: Job) -> bool:
+        card, periodo = card_and_periodo(job)
+        return (
+            (self.status is None or job.job_status == self.status)
+            and (self.codigo_tarjeta is None or card == self.codigo_tarjeta)
+            and (self.periodo is None or periodo == self.periodo)
+        )
+
+
+def card_and_periodo(job: Job) -> tuple[str | None, str | None]:
+    """The card product and periodo a job is about: an import's card, and the lote it
+    read (known once its file was read); an export's or deletion's lote."""
+    lote = job.lote_id or job.parameters.get("loteId")
+    card = job.parameters.get("codigoTarjeta") or (lote[:-4] if lote else None)
+    return card, (lote[-4:] if lote else None)
+
+
+def list_owned(
+    owner: Identity, limit: int, cursor: str | None, matching: JobFilter | None = None
+) -> Page[Job]:
+    """The caller's jobs, newest first; with a filter, those of the next JOB_FILTER_SCAN
+    that match it (the job table keeps the card and periodo inside the job's parameters,
+    where DynamoDB cannot filter)."""
+    start = pagination.decode(
+        cursor, ("user_id", owner.user_id), {"id": "S", "user_id": "S", "created_at": "S"}
     )
-    items = [job for job in results if job.tenant_id == owner.tenant_id]
-    return Page(items, pagination.encode(results.last_evaluated_key))
+    if matching is None or matching == JobFilter():
+        results = Job.user_jobs.query(
+            owner.user_id, scan_index_forward=False, limit=limit, last_evaluated_key=start
+        )
+        items = [job for job in results if job.tenant_id == owner.tenant_id]
+        return Page(items, pagination.encode(results.last_evaluated_key))
+    found: list[Job] = []
+    read = 0
+    while read < JOB_FILTER_SCAN:
+        results = Job.user_jobs.query(
+            owner.user_id,
+            scan_index_forward=False,
+            limit=JOB_FILTER_READ,
+            last_evaluated_key=start,
+        )
+        for job in results:
+            read += 1
+            if job.tenant_id == owner.tenant_id and matching.matches(job):
+                found.append(job)
+                if len(found) == limit:
+                    return Page(found, pagination.encode(_index_key(job)))
+        start = results.last_evaluated_key
+        if not start:
+            return Page(found, None)
+    return Page(found, pagination.encode(start))
+
+
+def _index_key(job: Job) -> dict[str, Any]:
+    """The user-jobs index key of `job`: a cursor that goes on after it."""
+    created = Job.created_at.serialize(job.created_at)
+    return {"id": {"S": job.id}, "user_id": {"S": job.user_id}, "created_at": {"S": created}}
 
 
 def list_active(owner: Identity) -> list[Job]:
@@ -200,7 +266,12 @@ def list_jobs(owner: Identity, query: JobListQuery, services: Services) -> JobLi
     if query.status == "active":
         views = [JobView.of(job, services) for job in list_active(owner)]
         return JobList(jobs=views, next_cursor=None)
-    page = list_owned(owner, query.limit, query.cursor or None)
+    matching = JobFilter(
+        status=JobStatus(query.status) if query.status else None,
+        codigo_tarjeta=query.codigo_tarjeta,
+        periodo=query.periodo,
+    )
+    page = list_owned(owner, query.limit, query.cursor or None, matching)
     views = [JobView.of(job, services) for job in page.items]
     return JobList(jobs=views, next_cursor=page.next_cursor)
 

@@ -22,7 +22,7 @@ def start_import(page: Page, codigo: str, statement: Path) -> str:
     page.locator("#file").set_input_files(statement)
     expect(page.locator("#file-name")).to_contain_text(statement.name)
     page.get_by_role("button", name="Importar").click()
-    card = page.locator("#follow-list .job").first
+    card = page.locator("#followed .job").first
     expect(card).to_be_visible(timeout=20_000)
     expect(card.locator(".job-title")).to_have_text(f"{statement.name} · {codigo.upper()}")
     job_id = card.get_attribute("data-job-id")
@@ -31,7 +31,12 @@ def start_import(page: Page, codigo: str, statement: Path) -> str:
 
 
 def followed(page: Page, job_id: str) -> Locator:
-    return page.locator(f'#follow-list .job[data-job-id="{job_id}"]')
+    return page.locator(f'#followed .job[data-job-id="{job_id}"]')
+
+
+def card_titled(page: Page, title: str) -> Locator:
+    """The card of the job the page titles so, running or finished."""
+    return page.locator("#followed .job", has=page.locator(".job-title", has_text=title))
 
 
 def history_row(page: Page, job_id: str) -> Locator:
@@ -41,6 +46,17 @@ def history_row(page: Page, job_id: str) -> Locator:
 def api_get(stack_url: str, token: str, path: str) -> Any:
     request = urllib.request.Request(
         f"{stack_url}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def api_post(stack_url: str, token: str, path: str, body: Any) -> Any:
+    request = urllib.request.Request(
+        f"{stack_url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)

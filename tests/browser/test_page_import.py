@@ -11,7 +11,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browsing import IMPORT_TIMEOUT_MS, OpenPage, api_get, followed, history_row, start_import
+from browsing import (
+    IMPORT_TIMEOUT_MS,
+    OpenPage,
+    api_get,
+    card_titled,
+    followed,
+    history_row,
+    start_import,
+)
 from playwright.sync_api import BrowserContext, Page, Request, Route, expect
 
 from localdev.dktgen import generate_bytes
@@ -25,10 +33,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 RECORD_PROGRESS = """() => {
   window.progressSeen = [];
   new MutationObserver(() => {
-    const bar = document.querySelector('#follow-list .job [role="progressbar"]');
+    const bar = document.querySelector('#followed .job [role="progressbar"]');
     const value = bar && Number(bar.getAttribute('aria-valuenow'));
     if (bar && window.progressSeen.at(-1) !== value) window.progressSeen.push(value);
-  }).observe(document.getElementById('follow-list'), {
+  }).observe(document.getElementById('followed'), {
     subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow'],
   });
 }"""
@@ -141,6 +149,10 @@ def test_import_moves_the_bar_to_100_and_notifies_once(
     row = history_row(page, job_id)
     expect(row).to_contain_text("Completada")
     expect(row).to_contain_text("18.000 de 18.000")
+    # ... and the finished job left "En curso" for "Terminados"
+    expect(page.locator("#follow-list .job")).to_have_count(0)
+    expect(page.get_by_text("No hay importaciones en curso.")).to_be_visible()
+    expect(page.locator(f'#done-list .job[data-job-id="{job_id}"]')).to_be_visible()
     # ... still one after another full round of the page's loop (asked for with the history's
     # Actualizar button and over once its history request is answered): the finished job is
     # not polled or announced again, polling stopped at the final state
@@ -266,7 +278,7 @@ def test_another_users_page_never_shows_the_first_users_jobs(
         # THEN their history is empty and they follow nothing
         expect(other.get_by_text("Todavía no hay importaciones.")).to_be_visible()
         expect(other.get_by_text("No hay importaciones en curso.")).to_be_visible()
-        expect(other.locator("#follow-list .job")).to_have_count(0)
+        expect(other.locator("#followed .job")).to_have_count(0)
         expect(other.locator("#history-body tr")).to_have_count(0)
         expect(other.locator("body")).not_to_contain_text("PAGED")
         expect(other.locator("body")).not_to_contain_text(job_id)
@@ -406,8 +418,7 @@ def test_skipped_lines_show_in_the_history_and_their_report_opens(
     # ... and the report of the lines it skipped can be exported from its dialog
     history_row(page, job_id).get_by_role("button", name="Ver errores").click()
     page.locator("#errors-dialog").get_by_role("button", name="Exportar a CSV").click()
-    card = page.locator("#follow-list .job").first
-    expect(card.locator(".job-title")).to_have_text("Exportación CSV · errores de mayo.dkt")
+    card = card_titled(page, "Exportación CSV · errores de mayo.dkt")
     expect(card.locator(".job-status")).to_have_text("Completada", timeout=IMPORT_TIMEOUT_MS)
     with page.expect_download() as download:
         card.get_by_role("button", name="Descargar").click()
@@ -487,8 +498,7 @@ def test_a_lote_is_exported_from_the_history_and_downloaded_from_its_card(
     # WHEN she exports its lote to CSV from the history
     history_row(page, job_id).get_by_role("button", name="Exportar el lote EXPO2404 a CSV").click()
     # THEN the export is followed like an import, and its file downloads from the card
-    card = page.locator("#follow-list .job").first
-    expect(card.locator(".job-title")).to_have_text("Exportación CSV · lote EXPO2404")
+    card = card_titled(page, "Exportación CSV · lote EXPO2404")
     expect(card.locator(".job-status")).to_have_text("Completada", timeout=IMPORT_TIMEOUT_MS)
     expect(page.locator("#notices")).to_contain_text("Exportación completa: lote EXPO2404")
     with page.expect_download() as download:
@@ -534,8 +544,7 @@ def test_the_lotes_list_shows_totals_in_pesos_and_lines_and_deletes_with_a_confi
     row.get_by_role("button", name="Eliminar el lote LOTES2404").click()
     # THEN it leaves the list at once, and the deletion is followed to its end
     expect(row).to_have_count(0)
-    card = page.locator("#follow-list .job").first
-    expect(card.locator(".job-title")).to_have_text("Eliminación de lote LOTES2404")
+    card = card_titled(page, "Eliminación de lote LOTES2404")
     expect(card.locator(".job-status")).to_have_text("Completada", timeout=IMPORT_TIMEOUT_MS)
     remaining = [lote["loteId"] for lote in api_get(stack_url, token, "/api/lotes")["lotes"]]
     assert "LOTES2404" not in remaining

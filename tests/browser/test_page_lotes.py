@@ -14,6 +14,8 @@ from localdev.tokens import issue_local_token
 
 pytestmark = pytest.mark.browser
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
 
 def argentine(amount: Decimal) -> str:
     """1234.5 -> 1.234,50, as a finance user types it."""
@@ -34,12 +36,30 @@ def test_lotes_and_their_lines_are_found_by_what_a_finance_user_knows(
     rows = page.locator("#lotes-body tr")
     expect(rows).to_have_count(2)
     # WHEN she filters the lotes by periodo, THEN only May's is listed; Limpiar shows both
-    page.get_by_label("Periodo (AAMM)").fill("2405")
-    page.get_by_role("button", name="Filtrar").click()
+    lote_filters = page.get_by_role("search", name="Filtrar lotes")
+    lote_filters.get_by_label("Periodo (AAMM)").fill("2405")
+    lote_filters.get_by_role("button", name="Filtrar").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-lote-id", "BUSCA2405")
-    page.get_by_role("button", name="Limpiar").first.click()
+    lote_filters.get_by_role("button", name="Limpiar").click()
     expect(rows).to_have_count(2)
+    page.locator("#lotes-title").scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-lotes.png"))
+    # ... and the history, by periodo and by status
+    history = page.locator("#history-body tr")
+    expect(history).to_have_count(2)
+    filters = page.get_by_role("search", name="Filtrar el historial")
+    filters.get_by_label("Periodo (AAMM)").fill("2405")
+    filters.get_by_role("button", name="Filtrar").click()
+    expect(history).to_have_count(1)
+    expect(history.first).to_contain_text("mayo.dkt")
+    filters.get_by_label("Periodo (AAMM)").fill("")
+    filters.get_by_label("Estado").select_option(label="Con error")
+    filters.get_by_role("button", name="Filtrar").click()
+    expect(page.locator("#history-empty")).to_have_text("Ningún proceso coincide con el filtro.")
+    filters.get_by_role("button", name="Limpiar").click()
+    expect(history).to_have_count(2)
 
     # WHEN she looks for April's lines of one card within an amount range
     every = []
@@ -70,6 +90,8 @@ def test_lotes_and_their_lines_are_found_by_what_a_finance_user_knows(
     # THEN exactly those lines are shown, and the summary counts them
     shown = dialog.locator("#lines-body tr td:first-child")
     expect(shown).to_have_text([f"{n:,}".replace(",", ".") for n in expected])
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-lines-search.png"))
     count = (
         f"{len(expected)} línea coincide"
         if len(expected) == 1

@@ -1,5 +1,6 @@
-"""Finding lotes and lines: the lotes of a card or periodo, the lines of a holder, card,
-merchant, rule or amount range; and replacing a lote from the import that found it."""
+"""Finding lotes, lines and jobs: the lotes of a card or periodo, the lines of a holder,
+card, merchant, rule or amount range, the history by status, card and periodo; and
+replacing a lote from the import that found it."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from support import (
     run_until_settled,
     small_budget_pump,
     start_import,
+    token_for,
 )
 
 from chalicelib import runtime
+from chalicelib.api import jobs as jobs_api
 from chalicelib.core.models import DISCARDING_PHASES, Job, Phase, generation_key
 from chalicelib.engine import sweeper
 from chalicelib.stores import lotes
@@ -306,3 +309,70 @@ def test_a_replace_asked_while_the_failed_import_is_still_discarding_runs_after_
     run_until_settled(api, pump, job_id)
     assert api.job(job_id)["status"] == "COMPLETED"
     assert api.get("/api/lotes/ICBCVC2404").json_body["lote"]["lineCount"] == 25
+
+
+# --- the history ----------------------------------------------------------------------------
+
+
+def history_ids(api: Api, **filters: str) -> list[str]:
+    """Every job of the caller's history that matches, following the cursor, newest first."""
+    ids: list[str] = []
+    cursor = ""
+    while True:
+        query = urlencode({**filters, "limit": "2", **({"cursor": cursor} if cursor else {})})
+        response = api.get(f"/api/jobs?{query}")
+        assert response.status_code == 200, response.body
+        ids += [job["id"] for job in response.json_body["jobs"]]
+        if not (cursor := response.json_body["nextCursor"]):
+            return ids
+
+
+def test_the_history_is_filtered_by_status_card_and_periodo(
+    api: Api, pump: Pump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a filtered request reads 3 jobs, 2 at a time: the answers span several requests
+    monkeypatch.setattr(jobs_api, "JOB_FILTER_SCAN", 3)
+    monkeypatch.setattr(jobs_api, "JOB_FILTER_READ", 2)
+    april = import_file(api, pump, generate_bytes(5, seed=20, periodo="2404"))
+    may = import_file(api, pump, generate_bytes(5, seed=21, periodo="2405"))
+    master = import_file(api, pump, generate_bytes(5, seed=22), codigoTarjeta="ICBCMC")
+    again = import_file(api, pump, generate_bytes(6, seed=23, periodo="2404"))
+    assert again["error"]["code"] == "LOTE_EXISTS"
+    export = api.post("/api/lotes/ICBCVC2405/export", {"format": "csv"}).json_body["job"]
+    pump.drain()
+    other = Api(api.client, token_for("bruno", tenant="acme"))
+    import_file(other, pump, generate_bytes(5, seed=24, periodo="2406"))
+
+    assert history_ids(api, status="FAILED") == [again["id"]]
+    assert history_ids(api, status="COMPLETED") == [
+        export["id"],
+        master["id"],
+        may["id"],
+        april["id"],
+    ]
+    assert history_ids(api, codigoTarjeta="ICBCVC") == [
+        export["id"],
+        again["id"],
+        may["id"],
+        april["id"],
+    ]
+    assert history_ids(api, periodo="2404") == [again["id"], master["id"], april["id"]]
+    assert history_ids(api, codigoTarjeta="ICBCVC", periodo="2405") == [export["id"], may["id"]]
+    assert history_ids(api, status="CANCELLED") == []
+    assert history_ids(api, periodo="2406") == []  # Bruno's, not Ana's
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("status=DONE", "admite active, QUEUED"),
+        ("periodo=abril", "4 dígitos"),
+        ("codigoTarjeta=x", "letras o números"),
+        ("status=active&periodo=2404", "no se combina"),
+    ],
+)
+def test_a_bad_history_filter_is_a_400(api: Api, query: str, message: str) -> None:
+    response = api.get(f"/api/jobs?{query}")
+
+    assert response.status_code == 400
+    assert message in response.json_body["message"]

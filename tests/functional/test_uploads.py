@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import boto3
-from support import Api, import_file, make_pump, token_for
+from support import Api, import_file, make_pump, token_for, upload
 
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
@@ -160,3 +160,20 @@ def test_dropped_files_count_against_the_users_active_import_limit(api: Api, pum
     done = api.job(str(refused["id"]))
     assert done["status"] == "COMPLETED"
     assert done["processedItems"] == 40
+
+
+def test_a_job_says_it_waits_for_its_file_until_the_file_arrives(api: Api, pump: Pump) -> None:
+    # GIVEN an import created, its file not uploaded yet
+    data = generate_bytes(10, seed=60)
+    created = api.create_import(size=len(data)).json_body
+    job_id = created["job"]["id"]
+    # THEN the job says it waits for the file (the page tells a live upload from a lost one)
+    assert api.job(job_id)["awaitingUpload"] is True
+    # WHEN the file arrives and is taken
+    upload(created["upload"], data)
+    pump.drain(only="dkt-jobs-uploads")
+    # THEN it no longer waits, nor once it is done
+    assert api.job(job_id)["awaitingUpload"] is False
+    pump.drain()
+    done = api.job(job_id)
+    assert done["status"] == "COMPLETED" and done["awaitingUpload"] is False

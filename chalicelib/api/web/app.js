@@ -34,9 +34,11 @@ import {
 } from "./follow.js";
 import {
   clearHistory,
+  clearHistoryFilter,
   closeErrors,
   configureHistory,
   exportErrors,
+  filterHistory,
   loadErrors,
   loadMoreHistory,
 } from "./history.js";
@@ -107,6 +109,8 @@ function bindUi() {
   $("errors-more").addEventListener("click", loadErrors);
   $("lotes-more").addEventListener("click", loadMoreLotes);
   $("lines-more").addEventListener("click", loadLines);
+  $("history-filter").addEventListener("submit", filterHistory);
+  $("history-filter-clear").addEventListener("click", clearHistoryFilter);
   $("lotes-filter").addEventListener("submit", filterLotes);
   $("lotes-filter-clear").addEventListener("click", clearLotesFilter);
   $("lines-filter").addEventListener("submit", searchLines);

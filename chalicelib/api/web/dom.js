@@ -13,6 +13,26 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
+/** The filled-in values of a filter form, by the API's parameter names: `inputs` are
+ * [parameter, input id, optional conversion] (an empty input is no filter). */
+export function filledValues(inputs) {
+  const values = {};
+  for (const [name, id, convert = (value) => value] of inputs) {
+    const value = $(id).value.trim();
+    if (value) values[name] = convert(value);
+  }
+  return values;
+}
+
+/** A row of `table` whose cells carry their column's name (data-label): a narrow screen
+ * stacks a row's cells and shows the name beside each value (app.css). */
+export function tableRow(table, props, ...cells) {
+  const node = el("tr", props, ...cells);
+  const names = [...table.tHead.rows[0].cells].map((th) => th.textContent.trim());
+  [...node.cells].forEach((cell, i) => cell.setAttribute("data-label", names[i] ?? ""));
+  return node;
+}
+
 /** The connection banner at the top of the page. */
 export function showBanner(text) {
   const banner = $("banner");

@@ -56,6 +56,7 @@ export function stopFollowing() {
   state.cycleAgain = false;
   state.followed.clear();
   $("follow-list").replaceChildren();
+  $("done-list").replaceChildren();
   refreshFollowEmpty();
 }
 
@@ -168,7 +169,6 @@ export function follow(job) {
       refreshFollowEmpty();
     });
     state.followed.set(job.id, entry);
-    $("follow-list").prepend(node);
   }
   if (!FINAL.has(job.status)) {
     entry.finalSeen = false; // a retried job runs (and is announced) again
@@ -184,6 +184,7 @@ function updateJob(job) {
   if (!entry) return;
   entry.job = job;
   renderFollowed(entry);
+  refreshFollowEmpty();
   refreshHistoryRow(job);
   if (FINAL.has(job.status) && !entry.finalSeen) {
     entry.finalSeen = true;
@@ -195,6 +196,7 @@ function updateJob(job) {
 
 function renderFollowed({ job, el: node }) {
   const final = FINAL.has(job.status);
+  placeCard(node, final);
   const title = jobTitle(job);
   node.dataset.status = job.status;
   node.setAttribute("aria-label", title);
@@ -224,8 +226,17 @@ function renderFollowed({ job, el: node }) {
   node.querySelector(".job-dismiss").hidden = !final;
 }
 
+/** A running job's card is under "En curso", a finished one's under "Terminados" (a retry
+ * brings it back). */
+function placeCard(node, final) {
+  const list = $(final ? "done-list" : "follow-list");
+  if (node.parentElement !== list) list.prepend(node);
+}
+
 function refreshFollowEmpty() {
-  $("follow-empty").hidden = state.followed.size > 0;
+  const running = $("follow-list").children.length;
+  $("follow-empty").hidden = running > 0;
+  $("done").hidden = $("done-list").children.length === 0;
 }
 
 function setNote(entry, text) {

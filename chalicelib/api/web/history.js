@@ -2,7 +2,7 @@
 // with a job's error report.
 
 import { api, isSignedOut } from "./api.js";
-import { $, el } from "./dom.js";
+import { $, el, filledValues, tableRow } from "./dom.js";
 import { formatDate, formatNumber } from "./format.js";
 import {
   confirmReplace,
@@ -17,6 +17,7 @@ import {
   messageText,
   statusLabel,
 } from "./jobs.js";
+import { applyFilter } from "./filters.js";
 import { showNotice } from "./notices.js";
 import { state } from "./state.js";
 
@@ -43,18 +44,54 @@ export async function exportErrors(format) {
   await hooks.onExportErrors(job.id, format);
 }
 
+// A filtered history page may hold few jobs (the API looks at 500 per request): ask again,
+// up to this often, until a page's worth is shown.
+const REQUESTS_PER_FILTERED_PAGE = 10;
+
 export async function loadHistory(cursor = null) {
-  const query = new URLSearchParams({ limit: "50" });
-  if (cursor) query.set("cursor", cursor);
-  const page = await api(`api/jobs?${query}`);
+  const filter = historyFilter();
+  const filtered = Object.keys(filter).length > 0;
+  const jobs = [];
+  let next = cursor;
+  for (let request = 0; request < (filtered ? REQUESTS_PER_FILTERED_PAGE : 1); request++) {
+    const query = new URLSearchParams({ limit: "50", ...filter });
+    if (next) query.set("cursor", next);
+    const page = await api(`api/jobs?${query}`);
+    jobs.push(...page.jobs);
+    next = page.nextCursor ?? null;
+    if (!next || jobs.length >= 50) break;
+  }
   const body = $("history-body");
   if (!cursor) body.replaceChildren();
-  for (const job of page.jobs) body.append(historyRow(job));
-  state.historyCursor = page.nextCursor ?? null;
+  for (const job of jobs) body.append(historyRow(job));
+  state.historyCursor = next;
   $("history-more").hidden = !state.historyCursor;
   const empty = body.children.length === 0;
   $("history").hidden = empty;
   $("history-empty").hidden = !empty;
+  $("history-empty").textContent = filtered
+    ? "Ningún proceso coincide con el filtro."
+    : "Todavía no hay importaciones.";
+  $("history-filter").hidden = empty && !filtered;
+}
+
+/** The history filter as the API reads it: only what the user chose. */
+function historyFilter() {
+  return filledValues([
+    ["status", "history-status"],
+    ["codigoTarjeta", "history-codigo", (value) => value.toUpperCase()],
+    ["periodo", "history-periodo"],
+  ]);
+}
+
+/** Filtrar / Limpiar of the history. */
+export function filterHistory(event) {
+  return applyFilter(event, "history-filter", loadHistory, "No se pudo filtrar el historial");
+}
+
+export function clearHistoryFilter() {
+  $("history-filter").reset();
+  filterHistory();
 }
 
 /** Ver más: the next page of the history. */
@@ -161,8 +198,8 @@ function historyRow(job) {
   const done = job.result?.linesImported ?? job.processedItems;
   const lines =
     job.totalItems == null ? "—" : `${formatNumber(done)} de ${formatNumber(job.totalItems)}`;
-  return el(
-    "tr",
+  return tableRow(
+    $("history"),
     { dataset: { jobId: job.id, status: job.status } },
     el("td", {}, statusBadge(job)),
     fileCell,
@@ -171,7 +208,7 @@ function historyRow(job) {
     el("td", { className: "num", textContent: lines }),
     el("td", { className: "num", textContent: durationText(job) }),
     el("td", { className: "date", textContent: formatDate(job.createdAt) }),
-    el("td", {}, actions),
+    el("td", { className: "actions" }, actions),
   );
 }
 
@@ -210,8 +247,8 @@ export async function loadErrors() {
         : "Esta importación no tiene errores por línea.";
     for (const e of report.errors) {
       $("errors-body").append(
-        el(
-          "tr",
+        tableRow(
+          $("errors-table"),
           {},
           el("td", { className: "num", textContent: formatNumber(e.lineNo) }),
           el("td", { textContent: e.field ?? "—" }),

@@ -4,6 +4,7 @@
 import { api, isSignedOut } from "./api.js";
 import { $ } from "./dom.js";
 import { followStarted } from "./follow.js";
+import { beatUpload, endUpload, UPLOAD_BEAT_MS } from "./jobs.js";
 import { formatMegabytes, formatSize } from "./format.js";
 import { askToNotify } from "./notices.js";
 import { state } from "./state.js";
@@ -96,22 +97,7 @@ export async function onImportSubmit(event) {
         replace: $("replace").checked,
       },
     });
-    if (created.upload) {
-      setImportStatus(`Subiendo ${file.name}…`);
-      let shown = 0;
-      try {
-        // In steps of 10 %: the status is a live region, read out on every change.
-        await uploadToS3(created.upload, file, (fraction) => {
-          const step = Math.floor(fraction * 10) * 10;
-          if (step > shown) setImportStatus(`Subiendo ${file.name}… ${(shown = step)} %`);
-        });
-      } catch (error) {
-        // The job would wait for a file that will not come: cancel it now.
-        const cancelPath = `api/jobs/${encodeURIComponent(created.job.id)}/cancel`;
-        api(cancelPath, { method: "POST" }).catch(() => {});
-        throw error;
-      }
-    }
+    if (created.upload) await sendFile(created, file);
     if (session !== state.session) return;
     localStorage.setItem(CODIGO_KEY, codigo);
     $("file").value = "";
@@ -126,6 +112,44 @@ export async function onImportSubmit(event) {
     setImportError(error.message);
   } finally {
     submit.disabled = false;
+  }
+}
+
+// Leaving the page mid-upload loses the file: the browser asks first.
+function warnBeforeLeaving(event) {
+  event.preventDefault();
+  event.returnValue = "";
+}
+
+/** The file to S3, with a progress bar; the job is marked as being uploaded from this
+ * browser (other tabs, and this one after a reload, tell a live upload from a lost one). */
+async function sendFile(created, file) {
+  const jobId = created.job.id;
+  const bar = $("upload-progress");
+  setImportStatus(`Subiendo ${file.name}…`);
+  bar.value = 0;
+  bar.hidden = false;
+  beatUpload(jobId);
+  const beat = setInterval(() => beatUpload(jobId), UPLOAD_BEAT_MS);
+  window.addEventListener("beforeunload", warnBeforeLeaving);
+  let shown = 0;
+  try {
+    await uploadToS3(created.upload, file, (fraction) => {
+      bar.value = fraction;
+      // In steps of 10 %: the status is a live region, read out on every change.
+      const step = Math.floor(fraction * 10) * 10;
+      if (step > shown) setImportStatus(`Subiendo ${file.name}… ${(shown = step)} %`);
+    });
+  } catch (error) {
+    // The job would wait for a file that will not come: cancel it now.
+    const cancelPath = `api/jobs/${encodeURIComponent(jobId)}/cancel`;
+    api(cancelPath, { method: "POST" }).catch(() => {});
+    throw error;
+  } finally {
+    clearInterval(beat);
+    window.removeEventListener("beforeunload", warnBeforeLeaving);
+    endUpload(jobId);
+    bar.hidden = true;
   }
 }
 

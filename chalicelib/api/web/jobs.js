@@ -65,8 +65,48 @@ export function isRetryable(job) {
   return job.retryable === true;
 }
 
+// --- uploads in flight: the tab that sends a file beats here; every tab reads it -----------
+
+const UPLOADS_KEY = "dkt.uploading"; // localStorage: job id -> last beat (ms)
+export const UPLOAD_BEAT_MS = 3000;
+
+function readBeats() {
+  try {
+    return JSON.parse(localStorage.getItem(UPLOADS_KEY) ?? "{}") ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** The tab sending `jobId`'s file says so, every UPLOAD_BEAT_MS while it does. */
+export function beatUpload(jobId) {
+  const beats = readBeats();
+  const now = Date.now();
+  for (const [id, at] of Object.entries(beats)) if (now - at > 10 * UPLOAD_BEAT_MS) delete beats[id];
+  localStorage.setItem(UPLOADS_KEY, JSON.stringify({ ...beats, [jobId]: now }));
+}
+
+export function endUpload(jobId) {
+  const beats = readBeats();
+  delete beats[jobId];
+  localStorage.setItem(UPLOADS_KEY, JSON.stringify(beats));
+}
+
+/** A job waiting for a file that no tab of this browser is sending: a reload or a closed
+ * tab cut its upload, and the file will not come. */
+export function isUploadLost(job) {
+  if (!job.awaitingUpload) return false;
+  const at = readBeats()[job.id];
+  return !(at && Date.now() - at < 3 * UPLOAD_BEAT_MS);
+}
+
+export const UPLOAD_LOST_TEXT =
+  "La subida del archivo se interrumpió (la página se recargó o se cerró): el archivo no " +
+  "llegará. Cancele esta importación e inicie otra.";
+
 // What the user reads of a job's state: why it failed, and when it retries by itself.
 export function messageText(job) {
+  if (isUploadLost(job)) return UPLOAD_LOST_TEXT;
   if (job.status !== "FAILED" || !job.error?.message) return job.message ?? "";
   if (!job.nextRetryAt) return job.error.message;
   return `${job.error.message} Se reintentará automáticamente el ${formatDate(job.nextRetryAt)}.`;

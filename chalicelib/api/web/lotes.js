@@ -1,8 +1,9 @@
 // The tenant's lotes: totals per currency, their lines page by page, export and delete.
 
 import { api, isSignedOut } from "./api.js";
-import { $, el } from "./dom.js";
+import { $, el, filledValues, tableRow } from "./dom.js";
 import { formatAmount, formatDate, formatDay, formatNumber } from "./format.js";
+import { applyFilter } from "./filters.js";
 import { showNotice } from "./notices.js";
 import { state } from "./state.js";
 
@@ -37,25 +38,15 @@ export async function loadLotes(cursor = null) {
 
 /** The Lotes filter as the API reads it: only what the user filled in. */
 function lotesFilter() {
-  const filter = {};
-  const codigo = $("lotes-codigo").value.trim().toUpperCase();
-  const periodo = $("lotes-periodo").value.trim();
-  if (codigo) filter.codigoTarjeta = codigo;
-  if (periodo) filter.periodo = periodo;
-  return filter;
+  return filledValues([
+    ["codigoTarjeta", "lotes-codigo", (value) => value.toUpperCase()],
+    ["periodo", "lotes-periodo"],
+  ]);
 }
 
 /** Filtrar / Limpiar of the Lotes section. */
-export async function filterLotes(event) {
-  event?.preventDefault();
-  if (!$("lotes-filter").reportValidity()) return;
-  try {
-    await loadLotes();
-  } catch (error) {
-    if (!isSignedOut(error)) {
-      showNotice({ title: "No se pudieron filtrar los lotes", detail: error.message, kind: "error" });
-    }
-  }
+export function filterLotes(event) {
+  return applyFilter(event, "lotes-filter", loadLotes, "No se pudieron filtrar los lotes");
 }
 
 export function clearLotesFilter() {
@@ -105,8 +96,8 @@ function loteRow(lote) {
   const remove = button("Eliminar", `Eliminar el lote ${lote.loteId}`, "danger small");
   remove.addEventListener("click", () => deleteLote(lote, remove));
   actions.append(remove);
-  return el(
-    "tr",
+  return tableRow(
+    $("lotes"),
     { dataset: { loteId: lote.loteId } },
     el("td", { className: "lote", textContent: lote.loteId }),
     el("td", { textContent: lote.codigoTarjeta }),
@@ -114,7 +105,7 @@ function loteRow(lote) {
     el("td", { className: "num", textContent: formatNumber(lote.lineCount) }),
     el("td", { className: "num totals", textContent: totalsText(lote.totals) }),
     el("td", { className: "date", textContent: formatDate(lote.committedAt) }),
-    el("td", {}, actions),
+    el("td", { className: "actions" }, actions),
   );
 }
 
@@ -183,20 +174,15 @@ export function clearLinesFilter() {
 }
 
 function linesFilter() {
-  const filter = {};
-  for (const [name, id] of [
+  // Amounts as the user types them (1.234,56 or 1234.56) go as the API reads them.
+  return filledValues([
     ["titular", "lines-titular"],
     ["tarjeta", "lines-tarjeta"],
     ["comercio", "lines-comercio"],
     ["regla", "lines-regla"],
-    ["importeMin", "lines-importe-min"],
-    ["importeMax", "lines-importe-max"],
-  ]) {
-    // Amounts as the user types them (1.234,56 or 1234.56) go as the API reads them.
-    const value = $(id).value.trim();
-    if (value) filter[name] = name.startsWith("importe") ? apiAmount(value) : value;
-  }
-  return filter;
+    ["importeMin", "lines-importe-min", apiAmount],
+    ["importeMax", "lines-importe-max", apiAmount],
+  ]);
 }
 
 function apiAmount(text) {
@@ -261,8 +247,8 @@ function lineRow({ lineNo, record, rulesFired }) {
   const ruleCells = state.ruleFields.map((name) =>
     el("td", { className: "rule-field", textContent: record[name] ?? "—" }),
   );
-  return el(
-    "tr",
+  return tableRow(
+    $("lines-table"),
     {},
     el("td", { className: "num", textContent: formatNumber(lineNo) }),
     el("td", { className: "date", textContent: formatDay(record.fechaTransaccion) }),
