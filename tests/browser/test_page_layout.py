@@ -46,10 +46,8 @@ MEASURE = """(root) => {
     .filter((node) => !node.closest('#notices'))  // a notice's own Cerrar
     .map((node) => ({ name: (node.getAttribute('aria-label') || node.textContent || node.id).trim(),
                       ...clip(node) }));
-  const notices = [...document.querySelectorAll('#notices .notice')].map((n) => {
-    const b = n.getBoundingClientRect();
-    return { left: b.left, top: b.top, right: b.right, bottom: b.bottom };
-  });
+  // A notice's part on the screen: the band scrolls when the notices outgrow it.
+  const notices = [...document.querySelectorAll('#notices .notice')].map(clip);
   const main = document.querySelector('main');
   return {
     controls, notices,
@@ -188,3 +186,17 @@ def test_every_screen_has_no_serious_or_critical_accessibility_violation(
     errors = page.locator("#errors-dialog")
     expect(errors.locator("#errors-body tr").first).to_be_visible()
     assert serious_violations(page, "#errors-dialog") == []
+    errors.get_by_role("button", name="Cerrar").click()
+    # The rule editor, with a condition, an action and a try on the lote
+    page.get_by_role("button", name="Nueva regla").click()
+    editor = page.locator("#rule-dialog")
+    editor.get_by_role("button", name="Agregar condición").click()
+    editor.get_by_label("Código").fill("AXE")
+    editor.get_by_label("Nombre").fill("Prueba")
+    editor.locator("#rule-conditions .condition").get_by_label("Valor").fill("a")
+    action = editor.locator("#rule-actions .action")
+    action.get_by_label("Campo que asigna").fill("centro")
+    action.get_by_label("Valor", exact=True).fill("1")
+    editor.get_by_role("button", name="Probar con 20 líneas").click()
+    expect(editor.locator("#rule-test-summary")).to_contain_text("se aplica a")
+    assert serious_violations(page, "#rule-dialog") == []

@@ -19,10 +19,11 @@ export function configureApi({ onReconnect }) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, location = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.location = location; // where in the request, when the API says (a rule's field)
   }
 }
 
@@ -75,6 +76,7 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
       response.status,
       data?.code ?? `HTTP_${response.status}`,
       data?.message ?? `El servidor respondió con un error (${response.status}).`,
+      data?.location ?? null,
     );
   }
   return data;

@@ -63,6 +63,21 @@ import {
   showFileLimit,
 } from "./import-form.js";
 import { listenToOtherTabs } from "./notices.js";
+import {
+  addAction,
+  addCondition,
+  clearRules,
+  closeEditor,
+  closeLookup,
+  deleteLookup,
+  loadRules,
+  loadVersions,
+  openEditor,
+  openLookup,
+  saveLookup,
+  saveRule,
+  tryRule,
+} from "./rules.js";
 import { state } from "./state.js";
 
 function onSessionStart() {
@@ -71,6 +86,7 @@ function onSessionStart() {
   state.needDiscover = true;
   state.needHistory = true;
   pollNow();
+  loadRules().catch(() => {});
 }
 
 function onSessionEnd() {
@@ -78,6 +94,9 @@ function onSessionEnd() {
   clearHistory();
   clearLotes();
   closeLines();
+  clearRules();
+  closeEditor();
+  closeLookup();
   $("banner").hidden = true;
   resetImportForm();
   closeErrors();
@@ -109,6 +128,19 @@ function bindUi() {
   $("errors-more").addEventListener("click", loadErrors);
   $("lotes-more").addEventListener("click", loadMoreLotes);
   $("lines-more").addEventListener("click", loadLines);
+  $("rule-new").addEventListener("click", () => openEditor());
+  $("rule-close").addEventListener("click", closeEditor);
+  $("rule-form").addEventListener("submit", saveRule);
+  $("condition-add").addEventListener("click", () => addCondition());
+  $("action-add").addEventListener("click", () => addAction());
+  $("rule-test").addEventListener("click", tryRule);
+  $("lookup-new").addEventListener("click", () => openLookup());
+  $("lookup-close").addEventListener("click", closeLookup);
+  $("lookup-form").addEventListener("submit", saveLookup);
+  $("lookup-delete").addEventListener("click", deleteLookup);
+  $("rules-versions").addEventListener("toggle", (event) => {
+    if (event.target.open) loadVersions();
+  });
   $("history-filter").addEventListener("submit", filterHistory);
   $("history-filter-clear").addEventListener("click", clearHistoryFilter);
   $("lotes-filter").addEventListener("submit", filterLotes);
