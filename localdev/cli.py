@@ -169,6 +169,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     client = _client(args)
     job_id = client.export(args.lote_id, args.format)["job"]["id"]
     console.print(f"Job {job_id} creado: exportando el lote {args.lote_id}...")
+    if not args.follow:
+        print(job_id)
+        return 0
     job = follow(client, job_id, args.interval)
     console.print(job["message"])
     if job["status"] != "COMPLETED":
@@ -258,6 +261,12 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     exp.add_argument("--output", help="file to write (default: the export's name)")
     exp.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    exp.add_argument(
+        "--follow",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="follow the export and download the file (default); --no-follow only starts it",
+    )
     exp.set_defaults(func=cmd_export)
 
     tok = sub.add_parser("token", help="print a local bearer token")

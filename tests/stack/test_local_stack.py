@@ -70,7 +70,8 @@ def test_cli_imports_an_18000_line_file_with_a_progress_bar(stack_url: str, tmp_
     assert job["processedItems"] == job["totalItems"] == 18_000
     # WHEN its lote is exported to CSV through the CLI
     saved = tmp_path / "lote.csv"
-    command = [*CLI, "export", job["loteId"], "--output", str(saved), "--interval", "0.5"]
+    command = [*CLI, "export", job["loteId"], "--format", "csv", "--follow", "--output", str(saved)]
+    command += ["--interval", "0.5"]
     exported = subprocess.run(
         [*command, "--api", stack_url, "--token", token],
         cwd=ROOT,
