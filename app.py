@@ -12,7 +12,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import runtime
 from chalicelib.adapters.auth import Identity, authenticate
-from chalicelib.api import imports, jobs, lotes, openapi, pages, rules
+from chalicelib.api import imports, jobs, lotes, openapi, pages, rule_vocabulary, rules
 from chalicelib.api.errors import error_response, in_api_shape, status_of
 from chalicelib.api.imports import CreatedImport, CreateImportRequest
 from chalicelib.api.jobs import ErrorReport, JobAction, JobList, JobView, RetryRequest
@@ -26,6 +26,7 @@ from chalicelib.api.queries import (
     LoteListQuery,
     RuleVersionsQuery,
 )
+from chalicelib.api.rule_vocabulary import RuleVocabulary
 from chalicelib.api.rules import (
     LookupBody,
     LookupView,
@@ -34,7 +35,6 @@ from chalicelib.api.rules import (
     RulesTestBody,
     RulesTestResult,
     RuleVersionList,
-    RuleVocabulary,
 )
 from chalicelib.api.schema import ApiModel, Request, parse, parse_json
 from chalicelib.core import observability
@@ -336,8 +336,8 @@ def put_rules(identity: Identity, body: RulesBody) -> RuleSetView:
     summary="What a rule may name: the record's fields, the operators, the action types.",
     response=RuleVocabulary,
 )
-def rule_vocabulary(identity: Identity) -> RuleVocabulary:
-    return rules.vocabulary()
+def get_rule_vocabulary(identity: Identity) -> RuleVocabulary:
+    return rule_vocabulary.vocabulary()
 
 
 @api(

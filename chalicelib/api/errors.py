@@ -108,7 +108,7 @@ def _redacted(location: dict[str, object]) -> dict[str, object]:
     }
 
 
-MAX_ID_TEXT = 100
+MAX_ID_TEXT = 64  # as much as a message quotes of the caller's text
 
 # What Chalice answers itself, before any view runs, as {"Code", "Message"}: the same
 # answers in the API's shape, with a message that repeats nothing of the request.

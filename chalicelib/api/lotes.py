@@ -15,7 +15,7 @@ from chalicelib.api.jobs import JobAction
 from chalicelib.api.queries import LoteLinesQuery, LoteListQuery
 from chalicelib.api.schema import ApiModel, Request, Timestamp
 from chalicelib.core.errors import JobConflict
-from chalicelib.core.models import Line, Lote, LoteStatus
+from chalicelib.core.models import Job, Line, Lote, LoteStatus
 from chalicelib.engine import lifecycle
 from chalicelib.jobtypes import lote_delete, lote_export
 from chalicelib.stores import lotes
@@ -33,9 +33,12 @@ class LoteView(ApiModel):
     totals: dict[str, Any]
     created_at: Timestamp
     committed_at: Timestamp | None
+    # The import that made it: its file's name and who ran it (None if that job is gone).
+    filename: str | None
+    imported_by: str | None
 
     @classmethod
-    def of(cls, lote: Lote) -> LoteView:
+    def of(cls, lote: Lote, importer: Job | None) -> LoteView:
         return cls(
             lote_id=lote.lote_id,
             status=LoteStatus(lote.status),
@@ -46,6 +49,8 @@ class LoteView(ApiModel):
             totals=lote.totals,
             created_at=lote.created_at,
             committed_at=lote.committed_at,
+            filename=importer.parameters.get("filename") if importer else None,
+            imported_by=importer.user_id if importer else None,
         )
 
 
@@ -92,14 +97,22 @@ def list_lotes(owner: Identity, query: LoteListQuery) -> LoteList:
     page = lotes.list_active(
         owner.tenant_id, query.limit, query.cursor or None, query.codigo_tarjeta, query.periodo
     )
-    return LoteList(lotes=[LoteView.of(lote) for lote in page.items], next_cursor=page.next_cursor)
+    importers = _importers(page.items)
+    views = [LoteView.of(lote, importers.get(lote.job_id or "")) for lote in page.items]
+    return LoteList(lotes=views, next_cursor=page.next_cursor)
+
+
+def _importers(items: list[Lote]) -> dict[str, Job]:
+    """The imports that made a page of lotes, in one batch read (a page is at most 100)."""
+    ids = {lote.job_id for lote in items if lote.job_id}
+    return {job.id: job for job in Job.batch_get(ids)} if ids else {}
 
 
 def get_lote(owner: Identity, lote_id: str, query: LoteLinesQuery) -> LoteDetail:
     lote = lotes.get_active(owner.tenant_id, lote_id)
     page = lotes.lines_page(lote, query.limit, query.cursor or None, query.line_filter())
     return LoteDetail(
-        lote=LoteView.of(lote),
+        lote=LoteView.of(lote, lifecycle.get(lote.job_id or "")),
         rule_fields=list(lote_export.rule_fields(lote)),
         lines=[LineView.of(line) for line in page.items],
         searched_through=page.searched_through,

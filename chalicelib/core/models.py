@@ -227,6 +227,18 @@ class Job(Model):
         return JobStatus(self.status)
 
 
+class RecentLotesIndex(GlobalSecondaryIndex["Lote"]):
+    """A tenant's committed lotes, the last committed first (sparse: a lote being staged
+    for the first time has no `committed_at`)."""
+
+    class Meta:
+        index_name = "recent-lotes"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    committed_at = UTCDateTimeAttribute(range_key=True)
+
+
 class Lote(Model):
     """A batch of statement lines per tenant, card product and period (e.g. ICBCVC2404)."""
 
@@ -249,6 +261,7 @@ class Lote(Model):
     totals = JSONAttribute(default=dict)
     created_at = UTCDateTimeAttribute()
     committed_at = UTCDateTimeAttribute(null=True)
+    recent = RecentLotesIndex()
 
 
 class Line(Model):

@@ -261,20 +261,22 @@ def list_active(
     codigo_tarjeta: str | None = None,
     periodo: str | None = None,
 ) -> Page[Lote]:
-    """The tenant's visible lotes, by id, a page at a time; of one card product and/or
-    one periodo when asked (a card's lotes are one range of ids: CODE + periodo)."""
+    """The tenant's visible lotes, the last committed first, a page at a time; of one
+    card product and/or one periodo when asked."""
     condition = Lote.status == LoteStatus.ACTIVE
     if codigo_tarjeta is not None:
         condition &= Lote.codigo_tarjeta == codigo_tarjeta
     if periodo is not None:
         condition &= Lote.periodo == periodo
-    results = Lote.query(
+    results = Lote.recent.query(
         tenant_id,
-        Lote.lote_id.startswith(codigo_tarjeta) if codigo_tarjeta is not None else None,
+        scan_index_forward=False,
         filter_condition=condition,
         limit=limit,
         last_evaluated_key=pagination.decode(
-            cursor, ("tenant_id", tenant_id), {"tenant_id": "S", "lote_id": "S"}
+            cursor,
+            ("tenant_id", tenant_id),
+            {"tenant_id": "S", "lote_id": "S", "committed_at": "S"},
         ),
     )
     lotes = list(results)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import openpyxl
 import pytest
 from browsing import (
     IMPORT_TIMEOUT_MS,
@@ -539,6 +543,22 @@ def test_the_lotes_list_shows_totals_in_pesos_and_lines_and_deletes_with_a_confi
     expect(first.nth(1)).to_have_text(re.compile(r"^\d{2}/\d{2}/\d{4}$"))
     expect(first.nth(3)).to_contain_text("******")
     page.locator("#lines-close").click()
+    # ... it exports to CSV and to Excel, and each file holds every line and the lote's sums
+    expected = {currency: Decimal(amount) for currency, amount in lote["totals"].items()}
+    for file_format, name in (("csv", "CSV"), ("xlsx", "Excel")):
+        row.get_by_role("button", name=f"Exportar el lote LOTES2404 a {name}").click()
+        card = card_titled(page, f"Exportación {name} · lote LOTES2404")
+        expect(card.locator(".job-status")).to_have_text("Completada", timeout=IMPORT_TIMEOUT_MS)
+        with page.expect_download() as download:
+            card.get_by_role("button", name="Descargar").click()
+        assert download.value.suggested_filename == f"lote-LOTES2404.{file_format}"
+        rows = exported_rows(Path(download.value.path()), file_format)
+        assert len(rows) == 150, file_format
+        sums: dict[str, Decimal] = {}
+        for exported in rows:
+            amount = Decimal(str(exported["Importe"]))
+            sums[exported["Moneda"]] = sums.get(exported["Moneda"], Decimal(0)) + amount
+        assert {c: round(v, 2) for c, v in sums.items()} == expected, file_format
     # WHEN she deletes it, confirming
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Eliminar el lote LOTES2404").click()
@@ -548,6 +568,16 @@ def test_the_lotes_list_shows_totals_in_pesos_and_lines_and_deletes_with_a_confi
     expect(card.locator(".job-status")).to_have_text("Completada", timeout=IMPORT_TIMEOUT_MS)
     remaining = [lote["loteId"] for lote in api_get(stack_url, token, "/api/lotes")["lotes"]]
     assert "LOTES2404" not in remaining
+
+
+def exported_rows(path: Path, file_format: str) -> list[dict[str, Any]]:
+    """The rows of a downloaded export, by header (openpyxl reads the XLSX's cells)."""
+    if file_format == "csv":
+        return list(csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8-sig"))))
+    sheet = openpyxl.load_workbook(io.BytesIO(path.read_bytes()), read_only=True).active
+    assert sheet is not None
+    header, *body = [list(cells) for cells in sheet.iter_rows(values_only=True)]
+    return [dict(zip(header, cells, strict=True)) for cells in body]
 
 
 def test_notices_never_pile_up_and_good_news_goes_away_by_itself(

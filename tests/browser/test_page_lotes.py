@@ -6,7 +6,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from browsing import IMPORT_TIMEOUT_MS, OpenPage, api_get, completed, followed, start_import
+from browsing import (
+    IMPORT_TIMEOUT_MS,
+    OpenPage,
+    api_get,
+    card_titled,
+    completed,
+    followed,
+    start_import,
+)
 from playwright.sync_api import expect
 
 from localdev.dktgen import generate_bytes
@@ -145,3 +153,19 @@ def test_an_import_that_finds_its_lote_replaces_it_from_its_card_after_a_confirm
         "Elija el archivo del periodo 2404 para reemplazar el lote REEMP2404"
     )
     expect(page.locator("#file")).to_be_focused()
+    # WHEN she picks the new file and imports it, confirming the replacement
+    third = tmp_path / "junio-final.dkt"
+    third.write_bytes(generate_bytes(52, seed=34))
+    page.locator("#file").set_input_files(third)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    page.get_by_role("button", name="Importar").click()
+    # THEN the lote is replaced by its 52 lines
+    card = card_titled(page, "junio-final.dkt · REEMP")
+    expect(card.locator(".job-status")).to_have_text("Completada", timeout=IMPORT_TIMEOUT_MS)
+    assert "se reemplazarán" in asked[0]
+    replaced = api_get(stack_url, issue_local_token("sara", "acme"), "/api/lotes/REEMP2404?limit=1")
+    assert replaced["lote"]["lineCount"] == 52
+    expect(page.locator('#lotes-body tr[data-lote-id="REEMP2404"]')).to_contain_text(
+        "junio-final.dkt (sara)"
+    )

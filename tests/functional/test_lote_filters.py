@@ -95,15 +95,21 @@ def test_lotes_are_found_by_card_product_and_periodo(api: Api, pump: Pump) -> No
     assert lote_ids(api, codigoTarjeta="ICBCMC", periodo="2405") == []
 
 
-def test_a_filtered_listing_pages_through_every_match(api: Api, pump: Pump) -> None:
-    for periodo in ("2401", "2402", "2403"):
+def test_lotes_are_listed_the_last_imported_first_across_pages(api: Api, pump: Pump) -> None:
+    for periodo in ("2402", "2403", "2401"):
         import_file(api, pump, generate_bytes(3, seed=5, periodo=periodo))
+    import_file(api, pump, generate_bytes(3, seed=5, periodo="2402"), codigoTarjeta="ICBCMC")
+    # a replace makes its lote the newest
+    import_file(api, pump, generate_bytes(4, seed=6, periodo="2403"), replace=True)
 
     first = api.get("/api/lotes?codigoTarjeta=ICBCVC&limit=2").json_body
     second = api.get(f"/api/lotes?codigoTarjeta=ICBCVC&limit=2&cursor={first['nextCursor']}")
+    every = api.get("/api/lotes?limit=2").json_body
 
     ids = [lote["loteId"] for lote in first["lotes"] + second.json_body["lotes"]]
-    assert ids == ["ICBCVC2401", "ICBCVC2402", "ICBCVC2403"]
+    assert ids == ["ICBCVC2403", "ICBCVC2401", "ICBCVC2402"]
+    assert second.json_body["nextCursor"] is None
+    assert [lote["loteId"] for lote in every["lotes"]] == ["ICBCVC2403", "ICBCMC2402"]
 
 
 def test_each_line_filter_finds_exactly_the_lines_a_reader_would(

@@ -42,6 +42,10 @@ def test_lines_are_invisible_until_the_import_commits(api: Api, aws: QueueUrls) 
     assert lote["loteId"] == "ICBCVC2404"
     assert lote["lineCount"] == 1_000
     assert lote["jobId"] == job_id
+    # ... saying which import made it
+    assert (lote["filename"], lote["importedBy"]) == ("abril.dkt", "ana")
+    detail = api.get("/api/lotes/ICBCVC2404?limit=1").json_body["lote"]
+    assert (detail["filename"], detail["importedBy"]) == ("abril.dkt", "ana")
 
 
 def test_a_lote_shows_its_lines_in_order_page_by_page(api: Api, pump: Pump) -> None:

@@ -65,7 +65,8 @@ schema.config.phases.coverage.unexpected_methods -= {"options"}
 def errors_are_the_apis_shape(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
 ) -> None:
-    """Every 4xx and 5xx is {"code", "message"}, as the README promises: also the 405s and
+    """Every 4xx and 5xx is {"code", "message"} (and a rule set's `location`), as the README
+    promises: also the 405s and
     415s Chalice answers itself, which Schemathesis' conformance checks leave alone."""
     if response.status_code < 400:
         return
@@ -73,10 +74,12 @@ def errors_are_the_apis_shape(
         body = json.loads(response.content)
     except ValueError:
         body = None
+    # A rule set's 400 also says where (`location`: the rule and field), as an object.
     shape_ok = (
         isinstance(body, dict)
-        and set(body) == {"code", "message"}
-        and all(isinstance(value, str) and value for value in body.values())
+        and set(body) - {"location"} == {"code", "message"}
+        and all(isinstance(body[key], str) and body[key] for key in ("code", "message"))
+        and isinstance(body.get("location", {}), dict)
     )
     assert shape_ok, f"{response.status_code} is not {{'code', 'message'}}: {response.content!r}"
 

@@ -47,9 +47,10 @@ def test_a_cursor_has_a_bounded_length() -> None:
     assert message == "El cursor de paginación no es válido."
 
 
-def test_status_admits_only_active_and_unknown_parameters_are_refused() -> None:
+def test_status_admits_active_and_the_states_and_unknown_parameters_are_refused() -> None:
     assert parse(JobListQuery, {"status": "active"}).status == "active"
-    assert "solo admite el valor active" in refused(JobListQuery, {"status": "done"})
+    assert parse(JobListQuery, {"status": "FAILED"}).status == "FAILED"
+    assert "admite active, QUEUED, PROCESSING" in refused(JobListQuery, {"status": "done"})
     assert refused(JobListQuery, {"page": "2"}) == "El parámetro page no se admite."
 
 
@@ -126,6 +127,7 @@ def test_a_job_is_shown_in_camel_case_with_millisecond_utc_times() -> None:
         eta_seconds=None,
         lote_id=None,
         lote_deleted=False,
+        awaiting_upload=False,
         started_at=None,
         completed_at=None,
         created_at=moment,
@@ -136,7 +138,9 @@ def test_a_job_is_shown_in_camel_case_with_millisecond_utc_times() -> None:
 
     assert wire["createdAt"] == "2024-04-01T12:30:05.123Z"
     assert wire["rowsPerSecond"] == 12 and isinstance(wire["rowsPerSecond"], int)
-    assert {"totalItems", "etaSeconds", "cancelRequested", "loteDeleted"} <= set(wire)
+    assert {"totalItems", "etaSeconds", "cancelRequested", "loteDeleted", "awaitingUpload"} <= set(
+        wire
+    )
     assert JobView.model_validate(wire).model_dump(by_alias=True, mode="json") == wire
 
 

@@ -60,3 +60,9 @@ export function formatDay(iso) {
   const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso ?? "");
   return match ? `${match[3]}/${match[2]}/${match[1]}` : "—";
 }
+
+/** A lote's or import's totals per currency: "$ 163.690.207,21 · US$ 1.234,56". */
+export function formatTotals(totals) {
+  const parts = Object.entries(totals ?? {}).map(([currency, amount]) => formatAmount(currency, amount));
+  return parts.length ? parts.join(" · ") : "—";
+}

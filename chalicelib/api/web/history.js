@@ -3,7 +3,7 @@
 
 import { api, isSignedOut } from "./api.js";
 import { $, el, filledValues, tableRow } from "./dom.js";
-import { formatDate, formatNumber } from "./format.js";
+import { formatDate, formatNumber, formatTotals } from "./format.js";
 import {
   confirmReplace,
   durationText,
@@ -205,11 +205,23 @@ function historyRow(job) {
     fileCell,
     el("td", { textContent: p.codigoTarjeta ?? "—" }),
     loteCell,
-    el("td", { className: "num", textContent: lines }),
+    el("td", { className: "num" }, lines, outcomeLine(job)),
     el("td", { className: "num", textContent: durationText(job) }),
     el("td", { className: "date", textContent: formatDate(job.createdAt) }),
     el("td", { className: "actions" }, actions),
   );
+}
+
+/** Under a completed import's lines: what it skipped, its totals, the rules it applied. */
+function outcomeLine(job) {
+  if (job.type !== "DKT_IMPORT" || job.status !== "COMPLETED" || !job.result) return null;
+  const { linesSkipped, totals, rulesVersion } = job.result;
+  const parts = [
+    linesSkipped ? `${formatNumber(linesSkipped)} omitidas` : null,
+    totals ? formatTotals(totals) : null,
+    rulesVersion ? `reglas v${rulesVersion}` : "sin reglas",
+  ];
+  return el("span", { className: "outcome", textContent: parts.filter(Boolean).join(" · ") });
 }
 
 // --- the error report ------------------------------------------------------------------------

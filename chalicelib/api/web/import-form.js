@@ -81,6 +81,10 @@ export async function onImportSubmit(event) {
   if (max && file.size > max) {
     return setImportError(`El archivo supera el máximo de ${formatMegabytes(max)}.`, $("file"));
   }
+  const replacing =
+    "Si el lote de este archivo ya existe, sus líneas se reemplazarán por las del archivo. " +
+    "¿Continuar?";
+  if ($("replace").checked && !window.confirm(replacing)) return;
   const submit = $("import-submit");
   submit.disabled = true;
   const session = state.session;

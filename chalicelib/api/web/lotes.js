@@ -2,7 +2,7 @@
 
 import { api, isSignedOut } from "./api.js";
 import { $, el, filledValues, tableRow } from "./dom.js";
-import { formatAmount, formatDate, formatDay, formatNumber } from "./format.js";
+import { formatAmount, formatDate, formatDay, formatNumber, formatTotals } from "./format.js";
 import { applyFilter } from "./filters.js";
 import { showNotice } from "./notices.js";
 import { state } from "./state.js";
@@ -21,9 +21,7 @@ export async function loadLotes(cursor = null) {
   const page = await api(`api/lotes?${query}`);
   const body = $("lotes-body");
   if (!cursor) body.replaceChildren();
-  // Newest first: a page is in lote-id order, the import time is what users look for.
-  const lotes = [...page.lotes].sort((a, b) => (b.committedAt ?? "").localeCompare(a.committedAt ?? ""));
-  for (const lote of lotes) body.append(loteRow(lote));
+  for (const lote of page.lotes) body.append(loteRow(lote)); // the API's: newest first
   state.lotesCursor = page.nextCursor ?? null;
   $("lotes-more").hidden = !state.lotesCursor;
   const empty = body.children.length === 0;
@@ -64,13 +62,6 @@ export function clearLotes() {
   $("lotes-more").hidden = true;
 }
 
-function totalsText(totals) {
-  const parts = Object.entries(totals ?? {}).map(([currency, amount]) =>
-    formatAmount(currency, amount),
-  );
-  return parts.length ? parts.join(" · ") : "—";
-}
-
 function button(text, label, className = "secondary small") {
   const node = el("button", { type: "button", className, textContent: text });
   node.setAttribute("aria-label", label);
@@ -103,10 +94,17 @@ function loteRow(lote) {
     el("td", { textContent: lote.codigoTarjeta }),
     el("td", { textContent: lote.periodo }),
     el("td", { className: "num", textContent: formatNumber(lote.lineCount) }),
-    el("td", { className: "num totals", textContent: totalsText(lote.totals) }),
-    el("td", { className: "date", textContent: formatDate(lote.committedAt) }),
+    el("td", { className: "num totals", textContent: formatTotals(lote.totals) }),
+    el("td", { className: "date" }, formatDate(lote.committedAt), importedBy(lote)),
     el("td", { className: "actions" }, actions),
   );
+}
+
+/** Which import made the lote: its file and who ran it. */
+function importedBy(lote) {
+  if (!lote.filename) return null;
+  const who = lote.importedBy ? ` (${lote.importedBy})` : "";
+  return el("span", { className: "outcome", textContent: `${lote.filename}${who}` });
 }
 
 async function deleteLote(lote, control) {
@@ -225,7 +223,7 @@ export async function loadLines() {
 }
 
 function summaryText(lote, filtered, searchedThrough) {
-  const whole = `${formatNumber(lote.lineCount)} líneas · ${totalsText(lote.totals)}`;
+  const whole = `${formatNumber(lote.lineCount)} líneas · ${formatTotals(lote.totals)}`;
   if (!filtered) return whole;
   const found = state.linesFound === 1 ? "1 línea coincide" : `${formatNumber(state.linesFound)} líneas coinciden`;
   const where = state.linesCursor ? ` (buscado hasta la línea ${formatNumber(searchedThrough)})` : "";

@@ -5,7 +5,7 @@
 
 import { decodeClaims, tenantOf } from "./auth.js";
 import { $, el } from "./dom.js";
-import { formatNumber } from "./format.js";
+import { formatNumber, formatTotals } from "./format.js";
 import { state } from "./state.js";
 
 const NOTIFIED_KEY = "dkt.notifiedJobs"; // localStorage: job ids already announced
@@ -98,7 +98,15 @@ function completedDetail(job) {
   const skipped = job.result?.linesSkipped ?? 0;
   const lote = job.loteId ? ` en el lote ${job.loteId}` : "";
   const omitted = skipped ? `; ${formatNumber(skipped)} omitidas por errores` : "";
-  return `${formatNumber(imported)} líneas importadas${lote}${omitted}.`;
+  return `${formatNumber(imported)} líneas importadas${lote}${omitted}.${outcomeTail(job)}`;
+}
+
+/** A completed import's totals per currency and the rules version it applied. */
+export function outcomeTail(job) {
+  const result = job.result ?? {};
+  const totals = result.totals ? ` Totales: ${formatTotals(result.totals)}.` : "";
+  const rules = result.rulesVersion ? ` Reglas: versión ${result.rulesVersion}.` : " Sin reglas.";
+  return `${totals}${rules}`;
 }
 
 export function showNotice({ title, detail, kind, jobId }) {
