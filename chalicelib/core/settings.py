@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     # A watched job with no sign of life for this long is rescued by the sweeper. It must
     # exceed the worker's Lambda timeout, or a live worker would be rescued.
     stale_after_s: int = Field(15 * 60, ge=0)
-    # Most partition keys one import's lines are spread over (core/models.py says why 50).
+    # Most partition keys one import's lines are spread over (core/line_keys.py says why 50).
     # A generation keeps the count it started with; raise it with the table's warm
     # throughput: at least its write units per second / 800.
     line_shards: int = Field(50, ge=1, le=1_000)

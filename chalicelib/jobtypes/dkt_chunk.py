@@ -14,7 +14,8 @@ from decimal import Decimal
 from chalicelib import dkt
 from chalicelib.adapters.storage import RawLine
 from chalicelib.core.errors import FileChanged
-from chalicelib.core.models import Job, Line, line_partition
+from chalicelib.core.line_keys import line_partition
+from chalicelib.core.models import Job, Line
 from chalicelib.core.settings import Settings
 from chalicelib.dkt.rules import RuleSet
 from chalicelib.stores import lotes

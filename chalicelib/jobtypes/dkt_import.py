@@ -21,7 +21,8 @@ from chalicelib import dkt
 from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import LineCursor, RawLine
 from chalicelib.core.errors import FileChanged, JobConflict, LoteExists
-from chalicelib.core.models import Job, Lote, Phase, Staged, line_shards_for
+from chalicelib.core.line_keys import line_shards_for
+from chalicelib.core.models import Job, Lote, Phase, Staged
 from chalicelib.dkt.rules import RuleSet
 from chalicelib.engine import lifecycle, progress
 from chalicelib.engine.commit import Rejected, completing

@@ -16,7 +16,8 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.services import Services
 from chalicelib.core.errors import Fenced
-from chalicelib.core.models import Job, JobType, Phase, Staged, generation_key
+from chalicelib.core.line_keys import generation_key
+from chalicelib.core.models import Job, JobType, Phase, Staged
 from chalicelib.engine import lifecycle, progress
 from chalicelib.engine.commit import Rejected, completing
 from chalicelib.engine.jobtype import (

@@ -17,7 +17,8 @@ from typing import Any
 
 from chalicelib.adapters.dynamo import batch_write
 from chalicelib.core.errors import InvalidRequest
-from chalicelib.core.models import Line, line_partitions
+from chalicelib.core.line_keys import line_partitions
+from chalicelib.core.models import Line
 
 MAX_LINE_NO = 10**12
 

@@ -18,8 +18,8 @@ from chalicelib.adapters import pagination
 from chalicelib.adapters.dynamo import PendingWrites, condition_failed, start_batch_write
 from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import JobConflict, LoteExists, LoteNotFound
+from chalicelib.core.line_keys import generation_key as _generation_key
 from chalicelib.core.models import FINAL_STATUSES, Job, JobStatus, Line, Lote, LoteStatus
-from chalicelib.core.models import generation_key as _generation_key
 from chalicelib.stores import lines as generation_lines
 from chalicelib.stores.line_filter import LineFilter
 from chalicelib.stores.page import Page

@@ -16,7 +16,8 @@ from faults import AwsTime, FaultInjector, StillTime
 import app as app_module
 from chalicelib import runtime
 from chalicelib.core.clock import utcnow
-from chalicelib.core.models import Job, Line, Phase, generation_key, line_partitions
+from chalicelib.core.line_keys import generation_key, line_partitions
+from chalicelib.core.models import Job, Line, Phase
 from chalicelib.core.redact import card_numbers
 from chalicelib.engine import sweeper
 from localdev.pump import Pump, Route

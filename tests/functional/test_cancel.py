@@ -17,7 +17,8 @@ from support import (
 )
 
 from chalicelib import runtime
-from chalicelib.core.models import Lote, generation_key
+from chalicelib.core.line_keys import generation_key
+from chalicelib.core.models import Lote
 from chalicelib.engine import runner
 from chalicelib.engine.messaging import WorkMessage
 from localdev.dktgen import generate_bytes

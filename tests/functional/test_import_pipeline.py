@@ -7,7 +7,7 @@ from typing import Any
 from support import Api, cost_model_pump, count_lines, import_file, upload
 from support import stored_lines as lines_of_generation
 
-from chalicelib.core.models import generation_key
+from chalicelib.core.line_keys import generation_key
 from localdev.dktgen import generate_bytes, iter_coupons
 from localdev.pump import Invocation
 from localdev.resources import QueueUrls

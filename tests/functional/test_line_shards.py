@@ -14,7 +14,8 @@ from support import Api, import_file, stored_lines
 from bench.rulesets import LOOKUPS, TWENTY_RULES
 from chalicelib import runtime
 from chalicelib.adapters.item_size import item_size
-from chalicelib.core.models import Line, Lote, generation_key, line_partitions
+from chalicelib.core.line_keys import generation_key, line_partitions
+from chalicelib.core.models import Line, Lote
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 

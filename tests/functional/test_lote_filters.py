@@ -24,7 +24,8 @@ from support import (
 
 from chalicelib import runtime
 from chalicelib.api import jobs as jobs_api
-from chalicelib.core.models import DISCARDING_PHASES, Job, Phase, generation_key
+from chalicelib.core.line_keys import generation_key
+from chalicelib.core.models import DISCARDING_PHASES, Job, Phase
 from chalicelib.engine import sweeper
 from chalicelib.stores import lotes
 from localdev.dktgen import generate_bytes

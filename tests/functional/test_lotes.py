@@ -16,7 +16,8 @@ from support import (
     upload,
 )
 
-from chalicelib.core.models import Lote, generation_key
+from chalicelib.core.line_keys import generation_key
+from chalicelib.core.models import Lote
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 from localdev.resources import QueueUrls

@@ -26,7 +26,8 @@ from support import (
 
 from chalicelib import runtime
 from chalicelib.core.errors import Fenced, JobConflict
-from chalicelib.core.models import Job, Lote, Phase, generation_key
+from chalicelib.core.line_keys import generation_key
+from chalicelib.core.models import Job, Lote, Phase
 from chalicelib.engine import lifecycle, runner, sweeper
 from chalicelib.engine.messaging import WorkMessage
 from localdev.dktgen import generate_bytes

@@ -15,7 +15,8 @@ from support import (
 )
 
 from chalicelib import dkt
-from chalicelib.core.models import Line, generation_key
+from chalicelib.core.line_keys import generation_key
+from chalicelib.core.models import Line
 from chalicelib.dkt import Layout
 from chalicelib.dkt.rule_schema import ActionType, Operator
 from localdev.dktgen import generate_bytes, iter_coupons, render_line

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from support import Api, count_lines, import_file, stored_lines
 
-from chalicelib.core.models import Lote, generation_key
+from chalicelib.core.line_keys import generation_key
+from chalicelib.core.models import Lote
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 

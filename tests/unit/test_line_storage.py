@@ -13,13 +13,13 @@ from chalicelib import dkt
 from chalicelib.adapters.item_size import item_size, number_size, write_units
 from chalicelib.core.ids import new_cuid
 from chalicelib.core.line_format import STORED_RECORD_FIELDS
-from chalicelib.core.models import (
-    Line,
+from chalicelib.core.line_keys import (
     generation_key,
     line_partition,
     line_partitions,
     line_shards_for,
 )
+from chalicelib.core.models import Line
 from chalicelib.dkt.rules import RuleSet
 from localdev.dktgen import generate_bytes
 
