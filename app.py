@@ -129,7 +129,7 @@ def api(
             except DomainError as exc:
                 code = status_of(exc)
                 logger.info("request refused", extra={"status": code, "reason": str(exc)})
-                return error_response(code, exc.code, exc.message, exc.location())
+                return error_response(code, exc.code, exc.message, exc.location(), exc.lote_id)
             except Exception:
                 logger.exception("unhandled error", extra={"path": request.path})
                 return error_response(500, "INTERNAL_ERROR", "Error interno; intente nuevamente.")

@@ -142,6 +142,8 @@ def upload(backend: Backend, lines: int, codigo: str) -> tuple[str, int]:
             "size": len(data),
             "skipInvalidLines": False,
             "replace": False,
+            # The same generated file goes to several lotes of one tenant in a run.
+            "allowDuplicate": True,
             "source": "upload",
         },
         message="Esperando el archivo...",

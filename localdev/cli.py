@@ -10,6 +10,7 @@ dkt-jobs status JOB_ID | cancel JOB_ID | jobs
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -32,6 +33,10 @@ console = Console(stderr=True)
 class ApiError(Exception):
     """The API answered with an error; its Spanish message is shown as is."""
 
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
 
 class ApiClient:
     """The service's HTTP API, as the CLI uses it."""
@@ -49,7 +54,8 @@ class ApiClient:
         body = response.json() if response.content else None
         if response.status_code >= 400:
             message = body.get("message") if isinstance(body, dict) else response.text
-            raise ApiError(f"{response.status_code}: {message}")
+            code = body.get("code") if isinstance(body, dict) else None
+            raise ApiError(f"{response.status_code}: {message}", code)
         return body
 
     def create_import(self, **body: Any) -> Any:
@@ -142,13 +148,24 @@ def _client(args: argparse.Namespace) -> ApiClient:
 def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     client = _client(args)
-    created = client.create_import(
-        codigoTarjeta=args.tarjeta,
-        filename=path.name,
-        size=path.stat().st_size,
-        skipInvalidLines=args.skip_invalid,
-        replace=args.replace,
-    )
+    with path.open("rb") as file:
+        sha256 = hashlib.file_digest(file, "sha256").hexdigest()
+    try:
+        created = client.create_import(
+            codigoTarjeta=args.tarjeta,
+            filename=path.name,
+            size=path.stat().st_size,
+            skipInvalidLines=args.skip_invalid,
+            replace=args.replace,
+            sha256=sha256,
+            allowDuplicate=args.allow_duplicate,
+        )
+    except ApiError as exc:
+        if exc.code != "DUPLICATE_FILE":
+            raise
+        console.print(str(exc))
+        console.print("Para importarlo de todos modos: --allow-duplicate.")
+        return 1
     job_id = created["job"]["id"]
     console.print(f"Job {job_id} creado; subiendo {path.name}...")
     upload(created["upload"], path)
@@ -254,6 +271,11 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid lines only")
     imp.add_argument("--replace", action="store_true", help="replace an existing lote")
+    imp.add_argument(
+        "--allow-duplicate",
+        action="store_true",
+        help="import a file already imported into a lote (refused by default)",
+    )
     imp.set_defaults(func=cmd_import)
 
     exp = with_api(sub.add_parser("export", help="export a lote to CSV or XLSX and download it"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,12 +15,15 @@ from chalicelib.core.errors import FileChanged
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef, GetObjectRequestTypeDef
 
 # Ranged reads of this size: memory stays flat whatever the file size (one window and a
 # line), and each GetObject's first-byte latency (~20 ms) is paid once per ~6,000 lines.
 READ_WINDOW = 2 * 1024 * 1024
 # A DKT line is ~330 bytes; anything far longer is garbage, reported, never buffered.
 MAX_LINE_BYTES = 4096
+# Hashing a whole upload streams it in blocks of this size.
+HASH_BLOCK = 1024 * 1024
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -125,23 +129,36 @@ class UploadStore:
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=key)
 
+    def sha256(self, key: str, etag: str) -> str:
+        """The SHA-256 (hex) of the object's version `etag`, read as a stream (never whole
+        in memory); FileChanged if the object was replaced meanwhile."""
+        digest = hashlib.sha256()
+        for block in self._get(key, etag)["Body"].iter_chunks(HASH_BLOCK):
+            digest.update(block)
+        return digest.hexdigest()
+
     def read_range(self, key: str, start: int, end: int, etag: str | None = None) -> bytes:
         """Bytes [start, end) of the object; of the version `etag` only, if given
         (FileChanged if the object was replaced)."""
-        byte_range = f"bytes={start}-{end - 1}"
+        body: bytes = self._get(key, etag, f"bytes={start}-{end - 1}")["Body"].read()
+        return body
+
+    def _get(
+        self, key: str, etag: str | None, byte_range: str | None = None
+    ) -> GetObjectOutputTypeDef:
+        """GetObject, of the version `etag` only if given: FileChanged if it was replaced."""
+        request: GetObjectRequestTypeDef = {"Bucket": self._bucket, "Key": key}
+        if etag:
+            request["IfMatch"] = etag
+        if byte_range:
+            request["Range"] = byte_range
         try:
-            if etag:
-                response = self._s3.get_object(
-                    Bucket=self._bucket, Key=key, Range=byte_range, IfMatch=etag
-                )
-            else:
-                response = self._s3.get_object(Bucket=self._bucket, Key=key, Range=byte_range)
+            return self._s3.get_object(**request)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code in ("PreconditionFailed", "412", "NoSuchKey"):
                 raise FileChanged(f"{key} is not the version {etag} any more") from exc
             raise
-        return response["Body"].read()
 
     def lines(
         self, key: str, start: int, size: int, etag: str | None, window: int = READ_WINDOW

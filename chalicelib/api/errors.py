@@ -7,6 +7,7 @@ from chalice.app import Response
 from chalicelib.api.schema import ApiModel
 from chalicelib.core.errors import (
     DomainError,
+    DuplicateFile,
     FileTooLarge,
     IdempotencyConflict,
     InvalidRequest,
@@ -34,6 +35,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     RuleVersionNotFound: 404,
     JobConflict: 409,
     LoteExists: 409,
+    DuplicateFile: 409,
     IdempotencyConflict: 409,
     FileTooLarge: 413,
     TooManyActiveJobs: 429,
@@ -64,11 +66,13 @@ class ErrorLocation(ApiModel):
 
 class ErrorBody(ApiModel):
     """Every error the API answers: a stable code and a message for the person at the screen;
-    `location` only where the request has a place the problem is at (a rule's field)."""
+    `location` only where the request has a place the problem is at (a rule's field);
+    `loteId` only where the error is about a lote (LOTE_EXISTS, DUPLICATE_FILE)."""
 
     code: str
     message: str
     location: ErrorLocation | None = None
+    lote_id: str | None = None
 
 
 def status_of(exc: DomainError) -> int:
@@ -84,7 +88,11 @@ MAX_MESSAGE_LENGTH = 500
 
 
 def error_response(
-    status: int, code: str, message: str, location: dict[str, object] | None = None
+    status: int,
+    code: str,
+    message: str,
+    location: dict[str, object] | None = None,
+    lote_id: str | None = None,
 ) -> Response:
     """The one way out for an error: whatever user text the message quotes, redacted."""
     # Redacted first: a cut card number would no longer look like one.
@@ -92,6 +100,7 @@ def error_response(
         code=code,
         message=clipped(redact(message), MAX_MESSAGE_LENGTH),
         location=None if location is None else ErrorLocation.model_validate(_redacted(location)),
+        lote_id=lote_id,
     )
     return Response(
         body=body.model_dump(by_alias=True, mode="json", exclude_none=True),

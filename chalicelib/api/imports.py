@@ -25,6 +25,7 @@ from chalicelib.adapters.webhooks import MAX_URL_LENGTH
 from chalicelib.api.jobs import JobView
 from chalicelib.api.schema import ApiModel, Request
 from chalicelib.core.errors import (
+    DuplicateFile,
     FileTooLarge,
     IdempotencyConflict,
     InvalidRequest,
@@ -33,7 +34,7 @@ from chalicelib.core.models import Job, JobType
 from chalicelib.core.settings import Settings
 from chalicelib.engine import lifecycle
 from chalicelib.jobtypes.dkt_upload import CODIGO_TARJETA
-from chalicelib.stores import active_slots
+from chalicelib.stores import active_slots, file_digests
 
 
 class CreateImportRequest(Request):
@@ -53,6 +54,8 @@ class CreateImportRequest(Request):
         "skipInvalidLines": "omitir líneas inválidas",
         "replace": "reemplazar lote",
         "callbackUrl": "URL de aviso",
+        "sha256": "SHA-256 del archivo",
+        "allowDuplicate": "importar archivo repetido",
     }
 
     codigo_tarjeta: str = Field(min_length=2, max_length=12, pattern=r"^[A-Za-z0-9]{2,12}$")
@@ -64,10 +67,16 @@ class CreateImportRequest(Request):
     replace: StrictBool = False
     # Called (POST, signed) when the job ends: engine/notifier.py.
     callback_url: str | None = Field(default=None, min_length=1, max_length=MAX_URL_LENGTH)
+    # The file's SHA-256 (hex), if the client knows it: a file already imported into one
+    # of the tenant's lotes is then refused before it is uploaded. Checked again, on the
+    # uploaded object itself, whether given or not (jobtypes/dkt_upload.py).
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    allow_duplicate: StrictBool = False
 
     @model_validator(mode="after")
     def _one_way_to_send(self) -> CreateImportRequest:
         self.codigo_tarjeta = self.codigo_tarjeta.upper()
+        self.sha256 = self.sha256.lower() if self.sha256 else None
         if not CODIGO_TARJETA.match(self.codigo_tarjeta):
             raise ValueError("codigoTarjeta: use de 2 a 12 letras o números, como ICBCVC")
         if (self.size is None) == (self.content is None):
@@ -115,6 +124,10 @@ def create_import(
         raise FileTooLarge(size, settings.max_file_size)
     if request.callback_url is not None:
         _check_callback(request.callback_url, settings)
+    sha256 = file_digests.digest_of(data) if data is not None else request.sha256
+    if sha256 and not request.allow_duplicate:
+        replacing = request.codigo_tarjeta if request.replace else None
+        _refuse_duplicate(owner, sha256, replacing)
     job_id = lifecycle.new_job_id(services.new_id)
     active_slots.take(owner, job_id, settings.max_active_jobs_per_user, clock=services.clock)
     key = services.store.upload_key(owner.tenant_id, owner.user_id, job_id, request.filename)
@@ -128,6 +141,12 @@ def create_import(
         return CreatedImport(job=JobView.of(job), upload=None)
     upload = services.store.presigned_post(key, size, settings.upload_url_ttl_s)
     return CreatedImport(job=JobView.of(job), upload=UploadForm.of(upload))
+
+
+def _refuse_duplicate(owner: Identity, sha256: str, replacing: str | None) -> None:
+    lote = file_digests.active_lote_with(owner.tenant_id, sha256, replacing=replacing)
+    if lote is not None:
+        raise DuplicateFile(lote.lote_id)
 
 
 def _check_callback(url: str, settings: Settings) -> None:
@@ -167,6 +186,7 @@ def _create_job(
             "size": size,
             "skipInvalidLines": request.skip_invalid_lines,
             "replace": request.replace,
+            "allowDuplicate": request.allow_duplicate,
             "source": "inline" if inline else "upload",
             **({"callbackUrl": request.callback_url} if request.callback_url else {}),
         },

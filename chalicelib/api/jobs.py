@@ -57,6 +57,8 @@ class JobView(ApiModel):
     # QUEUED for a file that has not reached S3 yet (the page tells an upload it runs from
     # one that was interrupted by a reload or a closed tab).
     awaiting_upload: bool
+    # SHA-256 (hex) of the uploaded file, once it arrived (what duplicates are told by).
+    file_sha256: str | None
     started_at: Timestamp | None
     completed_at: Timestamp | None
     created_at: Timestamp
@@ -94,6 +96,7 @@ class JobView(ApiModel):
             awaiting_upload=job.job_status == JobStatus.QUEUED
             and bool(job.upload_key)
             and job.file_size is None,
+            file_sha256=job.file_sha256,
             started_at=job.started_at,
             completed_at=job.completed_at,
             created_at=job.created_at,
@@ -284,11 +287,21 @@ def cancel(owner: Identity, job_id: str, services: Services) -> JobAction:
 
 class RetryRequest(Request):
     """Body of POST /api/jobs/{job_id}/retry, optional: `replace` retries an import that
-    found its lote already imported, replacing the lote this time."""
+    found its lote already imported, replacing the lote this time; `allowDuplicate` one
+    refused because its file was already imported, importing it anyway."""
 
-    labels: ClassVar[dict[str, str]] = {"replace": "reemplazar lote"}
+    labels: ClassVar[dict[str, str]] = {
+        "replace": "reemplazar lote",
+        "allowDuplicate": "importar archivo repetido",
+    }
 
     replace: StrictBool = False
+    allow_duplicate: StrictBool = False
+
+    def options(self) -> frozenset[str]:
+        """The import parameters this retry sets to true (retries.RETRY_OPTIONS)."""
+        asked = {"replace": self.replace, "allowDuplicate": self.allow_duplicate}
+        return frozenset(name for name, given in asked.items() if given)
 
 
 def retry(
@@ -303,7 +316,7 @@ def retry(
     """
     job = get_owned(job_id, owner)
     kind = registry.installed().for_job(job, services)
-    retries.retry_holding(job, services, kind, replace=body is not None and body.replace)
+    retries.retry_holding(job, services, kind, options=body.options() if body else frozenset())
     return JobAction.of(job)
 
 

@@ -13,6 +13,8 @@ class DomainError(Exception):
     """Base of the errors a caller of the API can cause."""
 
     code = "ERROR"
+    # The lote the error is about, for a client to link to (LOTE_EXISTS, DUPLICATE_FILE).
+    lote_id: str | None = None
 
     def __init__(self, detail: str, message: str) -> None:
         super().__init__(detail)
@@ -117,6 +119,22 @@ class LoteExists(DomainError):
             f"lote {lote_id} already exists",
             f"El lote {lote_id} ya fue importado. Elimínelo o pida reemplazarlo.",
         )
+        self.lote_id = lote_id
+
+
+class DuplicateFile(DomainError):
+    """The same file (by SHA-256) is what an ACTIVE lote of the tenant was imported from,
+    and the caller did not ask to import it again anyway."""
+
+    code = "DUPLICATE_FILE"
+
+    def __init__(self, lote_id: str) -> None:
+        super().__init__(
+            f"the file is the content of lote {lote_id}",
+            f"Este archivo ya está importado: es el lote {lote_id}. No se importó de nuevo; "
+            "si quiere importarlo otra vez, pida importarlo de todos modos.",
+        )
+        self.lote_id = lote_id
 
 
 class FileTooLarge(DomainError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Iterable
 from enum import StrEnum
@@ -17,7 +16,11 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import (
+    AllProjection,
+    GlobalSecondaryIndex,
+    KeysOnlyProjection,
+)
 from pynamodb.models import Model
 
 from chalicelib.core.line_format import CompactJSONAttribute, CompactRecordAttribute
@@ -209,6 +212,8 @@ class Job(Model):
     # read is pinned to that ETag, so a file replaced mid-import is noticed, not mixed in.
     file_size = NumberAttribute(null=True)
     file_etag = UnicodeAttribute(null=True)
+    # SHA-256 (hex) of that object, computed when it is accepted (stores/file_digests.py).
+    file_sha256 = UnicodeAttribute(null=True)
     # The version of the tenant's rules the job started with (0: the tenant had none).
     rules_version = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
@@ -239,6 +244,17 @@ class RecentLotesIndex(GlobalSecondaryIndex["Lote"]):
     committed_at = UTCDateTimeAttribute(range_key=True)
 
 
+class FileLotesIndex(GlobalSecondaryIndex["Lote"]):
+    """The lotes whose visible content came from a file, by `tenant#sha256` (sparse; keys
+    only: a lote is read again, consistently, before it is believed)."""
+
+    class Meta:
+        index_name = "lotes-by-file"
+        projection = KeysOnlyProjection()
+
+    file_digest = UnicodeAttribute(hash_key=True)
+
+
 class Lote(Model):
     """A batch of statement lines per tenant, card product and period (e.g. ICBCVC2404)."""
 
@@ -261,7 +277,10 @@ class Lote(Model):
     totals = JSONAttribute(default=dict)
     created_at = UTCDateTimeAttribute()
     committed_at = UTCDateTimeAttribute(null=True)
+    # `tenant#sha256` of the file the visible content was imported from (stores/file_digests).
+    file_digest = UnicodeAttribute(null=True)
     recent = RecentLotesIndex()
+    by_file = FileLotesIndex()
 
 
 class Line(Model):
@@ -356,40 +375,6 @@ def bind_models(settings: Settings) -> None:
         model.Meta.table_name = table_name
         model.Meta.region = settings.region
         model._connection = None
-
-
-def generation_key(tenant_id: str, lote_id: str, job_id: str) -> str:
-    """The name of one import's lines for one lote (its partitions are `line_partitions`)."""
-    return f"{tenant_id}#{lote_id}#{job_id}"
-
-
-# A partition key serves at most 1,000 write units a second, and a stored line costs one.
-# Lines go round-robin over a generation's shards (`line_no % shards`): any run of
-# consecutive lines, one BatchWriteItem of 25 or a chunk of 100, spreads evenly over them,
-# so each key takes 1/shards of whatever rate the import writes at, at every instant.
-# One worker with 4 batches of 25 in flight at ~10 ms each writes at most ~10,000 lines/s
-# (200 a key with 50 shards); ~20 workers of one import are held by the table's own
-# limit (40,000 WCU/s warmed): 40,000 / 50 = 800 a key, under 1,000 with room for retries.
-# Reading a page merges the shards (one query each), so small files use fewer of them.
-LINES_PER_SHARD = 100
-
-
-def line_shards_for(total_lines: int, max_shards: int) -> int:
-    """Shards of a new generation: one per LINES_PER_SHARD lines, at most `max_shards`.
-
-    A key that never holds more than 100 lines cannot take more than 100 write units
-    in any second, however fast they are written."""
-    return max(1, min(max_shards, math.ceil(total_lines / LINES_PER_SHARD)))
-
-
-def line_partition(generation: str, line_no: int, shards: int) -> str:
-    """The partition key of line `line_no` of a generation spread over `shards`."""
-    return f"{generation}#{line_no % shards}"
-
-
-def line_partitions(generation: str, shards: int) -> list[str]:
-    """Every partition key of a generation, in shard order."""
-    return [f"{generation}#{shard}" for shard in range(shards)]
 
 
 def create_tables(models: Iterable[type[Model]] = ALL_MODELS) -> None:

@@ -13,12 +13,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.auth import Identity
-from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import Fenced, JobConflict
 from chalicelib.core.ids import IdGenerator, new_cuid
@@ -58,7 +56,6 @@ __all__ = [
     "fail",
     "format_count",
     "get",
-    "mark_lote_deleted",
     "message_for",
     "new_job_id",
     "note_delivery_error",
@@ -201,14 +198,14 @@ def prepare_retry(
     upload: tuple[int, str] | None,
     *,
     clock: Clock = SYSTEM_CLOCK,
-    replace: bool = False,
+    options: frozenset[str] = frozenset(),
 ) -> WorkMessage:
     """FAILED or CANCELLED -> QUEUED, counting the attempt; returns the message to send.
 
     It resumes from the checkpoint while the staged lines are there; once they were
     discarded (after a cancel, or when the retry window closed) it starts over, with
-    `upload` (size, ETag) as the object is now. With `replace`, an import replaces its
-    lote this time (its `replace` parameter is set in the same update).
+    `upload` (size, ETag) as the object is now. `options` are parameters set to true in
+    the same update (retries.RETRY_OPTIONS: `replace` replaces the import's lote).
     """
     status = job.job_status
     if status not in RETRYABLE_STATUSES:
@@ -242,11 +239,13 @@ def prepare_retry(
         CHECKPOINT.seq.add(1),
         CHECKPOINT.step.set(0),
     ]
-    if replace:
-        actions.append(Job.parameters.set({**job.parameters, "replace": True}))
+    if options:
+        actions.append(Job.parameters.set({**job.parameters, **dict.fromkeys(options, True)}))
     if starts_over(job):
         if upload is not None:
             actions += [Job.file_size.set(upload[0]), Job.file_etag.set(upload[1])]
+        if upload is not None and upload[1] != job.file_etag:
+            actions.append(Job.file_sha256.remove())  # of another file: not known
         actions += [
             CHECKPOINT.phase.set(Phase.VALIDATE.value),
             CHECKPOINT.byte_offset.set(0),
@@ -280,34 +279,24 @@ def renew_upload_window(job: Job, *, clock: Clock = SYSTEM_CLOCK) -> bool:
     )
 
 
-def record_upload(job: Job, size: int, etag: str, *, clock: Clock = SYSTEM_CLOCK) -> bool:
-    """Notes the arrived file's size and ETag (every read is pinned to that version);
-    False if it was already noted (a repeated S3 event)."""
+def record_upload(
+    job: Job, size: int, etag: str, sha256: str, *, clock: Clock = SYSTEM_CLOCK
+) -> bool:
+    """Notes the arrived file's size, ETag (every read is pinned to that version) and
+    SHA-256; False if it was already noted (a repeated S3 event)."""
     now = clock.now()
     return update_if(
         job,
         [
             Job.file_size.set(size),
             Job.file_etag.set(etag),
+            Job.file_sha256.set(sha256),
             Job.message.set("Archivo recibido; en cola para procesar."),
             Job.heartbeat_at.set(now),
             Job.updated_at.set(now),
         ],
         (Job.status == JobStatus.QUEUED) & Job.file_size.does_not_exist(),
     )
-
-
-def mark_lote_deleted(import_job_id: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
-    """Flags the import whose lines a deletion removed. Best effort: an import past its
-    TTL is gone, and that must not block the deletion."""
-    try:
-        Job(import_job_id).update(
-            actions=[Job.lote_deleted.set(True), Job.updated_at.set(clock.now())],
-            condition=Job.id.exists(),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
 
 
 # --- any side -------------------------------------------------------------------------------

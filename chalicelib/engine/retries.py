@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib.adapters.services import Services
-from chalicelib.core.errors import JobConflict, LoteExists, TooManyActiveJobs
+from chalicelib.core.errors import DuplicateFile, JobConflict, LoteExists, TooManyActiveJobs
 from chalicelib.core.models import DISCARDING_PHASES, Job, JobType, Phase
 from chalicelib.core.observability import logger
 from chalicelib.core.settings import Settings
@@ -35,31 +35,40 @@ DEFERRED_MESSAGE = (
 )
 
 
-def retry(job: Job, services: Services, *, replace: bool = False) -> bool:
+def retry(job: Job, services: Services, *, options: frozenset[str] = frozenset()) -> bool:
     """Queues a retry of `job`: True if queued now, False if it waits for the discard.
-    With `replace`, an import that found its lote already imported replaces it this time.
+    `options` (RETRY_OPTIONS) are parameters of the import set to true for this retry.
 
     Raises:
         JobConflict: the job is not retryable, its upload is gone or unusable, or the
-            file was replaced while the job can only resume from its checkpoint; or a
-            replace is asked of a job that did not fail with LOTE_EXISTS.
+            file was replaced while the job can only resume from its checkpoint; or an
+            option is asked of a job that did not fail the way it answers.
     """
-    refuse_unhelpful(job)
-    if replace:
-        refuse_replace(job)
+    refuse_unhelpful(job, options)
     upload = _upload_now(job, services)
-    if Phase(job.checkpoint.phase) in DISCARDING_PHASES and _defer(job, replace=replace):
+    if Phase(job.checkpoint.phase) in DISCARDING_PHASES and _defer(job, options):
         return False
     if upload and job.file_etag and upload[1] != job.file_etag and not lifecycle.starts_over(job):
         raise JobConflict(
             f"job {job.id}: upload {job.upload_key} was replaced",
             "El archivo cambió desde que comenzó esta importación; cree una nueva.",
         )
-    services.queue.send(lifecycle.prepare_retry(job, upload, clock=services.clock, replace=replace))
+    services.queue.send(lifecycle.prepare_retry(job, upload, clock=services.clock, options=options))
     return True
 
 
 LOTE_EXISTS = LoteExists.code
+DUPLICATE_FILE = DuplicateFile.code
+
+# What a retry of an import may change, each the answer to one failure: `replace` its
+# lote, already imported; import its file, already imported into a lote, anyway.
+RETRY_OPTIONS: dict[str, str] = {"replace": LOTE_EXISTS, "allowDuplicate": DUPLICATE_FILE}
+OPTION_REFUSALS: dict[str, str] = {
+    "replace": "Solo una importación que encontró su lote ya importado puede reintentarse "
+    "reemplazándolo.",
+    "allowDuplicate": "Solo una importación rechazada por ser un archivo ya importado puede "
+    "reintentarse importándolo de todos modos.",
+}
 
 # Failures that say nothing about the file: a retry may well succeed.
 TRANSIENT_CODES = frozenset({"PROCESSING_ERROR", "WORKER_LOST"})
@@ -77,6 +86,8 @@ UNHELPED_BY_RETRY = frozenset(
         "INVALID_REQUEST",
         # An export of a lote that changed: the job is of the generation it was asked for.
         "LOTE_CHANGED",
+        # Fails again unless the retry says to import it anyway (allowDuplicate).
+        DUPLICATE_FILE,
     }
 )
 
@@ -88,23 +99,23 @@ def retryable(job: Job) -> bool:
     return (job.error or {}).get("code") not in UNHELPED_BY_RETRY
 
 
-def refuse_unhelpful(job: Job) -> None:
-    """Raises JobConflict for a FAILED job a retry cannot help, saying what to do instead."""
+def refuse_unhelpful(job: Job, options: frozenset[str] = frozenset()) -> None:
+    """Raises JobConflict for a FAILED job a retry (with `options`) cannot help, saying
+    what to do instead."""
+    code = (job.error or {}).get("code")
+    for option in sorted(options):
+        if job.type != JobType.DKT_IMPORT or code != RETRY_OPTIONS[option]:
+            raise JobConflict(
+                f"job {job.id}: {option} asked, but it did not fail with {RETRY_OPTIONS[option]}",
+                OPTION_REFUSALS[option],
+            )
+    if code == DUPLICATE_FILE and options:
+        return  # allowDuplicate: the one thing that failed it is lifted
     if job.job_status in lifecycle.RETRYABLE_STATUSES and not retryable(job):
         raise JobConflict(
             f"job {job.id} failed with {(job.error or {}).get('code')}: a retry fails again",
             "Reintentar no cambiaría el resultado: el problema está en el archivo o en su "
             "envío. Cree una nueva importación con el archivo corregido.",
-        )
-
-
-def refuse_replace(job: Job) -> None:
-    """Raises JobConflict unless `job` is an import that failed because its lote exists."""
-    if job.type != JobType.DKT_IMPORT or (job.error or {}).get("code") != LOTE_EXISTS:
-        raise JobConflict(
-            f"job {job.id}: replace asked, but it did not fail with {LOTE_EXISTS}",
-            "Solo una importación que encontró su lote ya importado puede reintentarse "
-            "reemplazándolo.",
         )
 
 
@@ -121,7 +132,9 @@ def retry_time(
     return now + timedelta(seconds=settings.auto_retry_base_s * 2 ** (attempts - 1))
 
 
-def retry_holding(job: Job, services: Services, kind: JobKind, *, replace: bool = False) -> bool:
+def retry_holding(
+    job: Job, services: Services, kind: JobKind, *, options: frozenset[str] = frozenset()
+) -> bool:
     """`retry`, once the job holds what a live job of its type holds (an import: one of
     its owner's active-import slots), given back if the retry is refused; True if queued now.
 
@@ -129,13 +142,11 @@ def retry_holding(job: Job, services: Services, kind: JobKind, *, replace: bool 
         TooManyActiveJobs: the owner has nothing left to hold (every slot is taken).
         JobConflict: as `retry`; a retry that cannot help is refused before anything is held.
     """
-    refuse_unhelpful(job)  # before a slot is taken: a 409 says more than a 429
-    if replace:
-        refuse_replace(job)
+    refuse_unhelpful(job, options)  # before a slot is taken: a 409 says more than a 429
     if job.job_status in lifecycle.RETRYABLE_STATUSES:
         kind.hold(job)
     try:
-        return retry(job, services, replace=replace)
+        return retry(job, services, options=options)
     except JobConflict:
         kind.let_go(job)
         raise
@@ -185,10 +196,10 @@ def _upload_now(job: Job, services: Services) -> tuple[int, str] | None:
     return found.size, found.etag
 
 
-def _defer(job: Job, *, replace: bool) -> bool:
-    """Notes the retry on a job still discarding (a replace asked for sets the import's
-    `replace` parameter now: the deferred retry runs with it); False (job reloaded) if
-    the discard ended meanwhile."""
+def _defer(job: Job, options: frozenset[str]) -> bool:
+    """Notes the retry on a job still discarding (its `options` are set on the import's
+    parameters now: the deferred retry runs with them); False (job reloaded) if the
+    discard ended meanwhile."""
     if job.job_status not in lifecycle.RETRYABLE_STATUSES:
         return False
     condition = (
@@ -197,6 +208,6 @@ def _defer(job: Job, *, replace: bool) -> bool:
         & CHECKPOINT.phase.is_in(*(phase.value for phase in DISCARDING_PHASES))
     )
     actions = [Job.retry_requested.set(True), Job.message.set(DEFERRED_MESSAGE)]
-    if replace:
-        actions.append(Job.parameters.set({**job.parameters, "replace": True}))
+    if options:
+        actions.append(Job.parameters.set({**job.parameters, **dict.fromkeys(options, True)}))
     return update_if(job, actions, condition)

@@ -14,10 +14,10 @@ from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import UploadPath
-from chalicelib.core.errors import FileTooLarge, TooManyActiveJobs
+from chalicelib.core.errors import DuplicateFile, FileChanged, FileTooLarge, TooManyActiveJobs
 from chalicelib.core.models import Job, JobStatus, JobType, Staged
 from chalicelib.engine import lifecycle
-from chalicelib.stores import active_slots
+from chalicelib.stores import active_slots, file_digests
 
 CODIGO_TARJETA = re.compile(r"^[A-Z0-9]{2,12}$")
 # A file dropped in the bucket names its card as documented (README): in its folder,
@@ -170,11 +170,42 @@ def accept_upload(job: Job, services: Services) -> bool:
             clock=services.clock,
         )
         return False
-    if not lifecycle.record_upload(job, size, found.etag, clock=services.clock) and (
+    try:
+        sha256 = services.store.sha256(job.upload_key, found.etag)
+    except FileChanged:
+        return False  # replaced while it was read: its own notification follows
+    if not lifecycle.record_upload(job, size, found.etag, sha256, clock=services.clock) and (
         job.job_status is not JobStatus.QUEUED or job.file_etag != found.etag
     ):
+        return False
+    if _refused_as_duplicate(job, sha256, services):
         return False
     # Sent again for a repeated notification too: the first send may have failed after
     # the upload was recorded, and a duplicate message only loses a race on `start`.
     services.queue.send(lifecycle.message_for(job))
+    return True
+
+
+def _refused_as_duplicate(job: Job, sha256: str, services: Services) -> bool:
+    """Fails the job when its file is already the content of one of the tenant's lotes
+    and the user did not allow that. The file and its digest stay with the job: a retry
+    with allowDuplicate imports it, and its lote then records the file too. Replacing a
+    lote of the same card with the same file is no duplicate: it re-reads the file."""
+    if job.parameters.get("allowDuplicate"):
+        return False
+    parameters = job.parameters
+    replacing = parameters.get("codigoTarjeta") if parameters.get("replace") else None
+    lote = file_digests.active_lote_with(job.tenant_id, sha256, replacing=replacing)
+    if lote is None:
+        return False
+    error = DuplicateFile(lote.lote_id)
+    lifecycle.fail(
+        job,
+        error.code,
+        error.message,
+        staged=Staged.NONE,
+        details={"loteId": lote.lote_id},
+        fenced=False,
+        clock=services.clock,
+    )
     return True

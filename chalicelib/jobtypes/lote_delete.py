@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.auth import Identity
+from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.services import Services
+from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import Fenced
 from chalicelib.core.line_keys import generation_key
 from chalicelib.core.models import Job, JobType, Phase, Staged
@@ -136,5 +139,18 @@ class LoteDelete(HoldsNothing):
         except Rejected as exc:
             # The lote is not the one this deletion was asked for any more.
             raise Fenced(f"job {job.id} lost its completion: the lote changed") from exc
-        lifecycle.mark_lote_deleted(parameters["generationJobId"], clock=self._clock)
+        mark_lote_deleted(parameters["generationJobId"], clock=self._clock)
         return Finished(message)
+
+
+def mark_lote_deleted(import_job_id: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    """Flags the import whose lines a deletion removed. Best effort: an import past its
+    TTL is gone, and that must not block the deletion."""
+    try:
+        Job(import_job_id).update(
+            actions=[Job.lote_deleted.set(True), Job.updated_at.set(clock.now())],
+            condition=Job.id.exists(),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise

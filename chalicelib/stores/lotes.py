@@ -20,6 +20,7 @@ from chalicelib.core.clock import SYSTEM_CLOCK, Clock
 from chalicelib.core.errors import JobConflict, LoteExists, LoteNotFound
 from chalicelib.core.line_keys import generation_key as _generation_key
 from chalicelib.core.models import FINAL_STATUSES, Job, JobStatus, Line, Lote, LoteStatus
+from chalicelib.stores import file_digests
 from chalicelib.stores import lines as generation_lines
 from chalicelib.stores.line_filter import LineFilter
 from chalicelib.stores.page import Page
@@ -179,6 +180,10 @@ def add_commit(
             Lote.totals.set(totals),
             Lote.user_id.set(job.user_id),
             Lote.committed_at.set(clock.now()),
+            # What a later import of the same file is refused with (stores/file_digests).
+            Lote.file_digest.set(file_digests.digest_key(job.tenant_id, job.file_sha256))
+            if job.file_sha256
+            else Lote.file_digest.remove(),
         ],
         condition=(Lote.staging_job_id == job.id) & same_generation,
     )

@@ -5,6 +5,7 @@ Playwright drives Debian's /usr/bin/chromium: it never downloads a browser.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -100,9 +101,13 @@ def signed_in_page(
     return open_page
 
 
-@pytest.fixture(scope="module")
-def statement(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An ordinary 18,000-line statement, as a user would pick it."""
-    path = tmp_path_factory.mktemp("dkt") / "abril.dkt"
-    path.write_bytes(generate_bytes(18_000, seed=1))
+_STATEMENT_SEEDS = itertools.count(1)
+
+
+@pytest.fixture
+def statement(tmp_path: Path) -> Path:
+    """An ordinary 18,000-line statement, as a user would pick it: another one for every
+    test (the service refuses a file already imported into one of the tenant's lotes)."""
+    path = tmp_path / "abril.dkt"
+    path.write_bytes(generate_bytes(18_000, seed=next(_STATEMENT_SEEDS)))
     return path

@@ -389,7 +389,7 @@ def test_a_failed_job_says_when_it_retries_by_itself(signed_in_page: OpenPage) -
 
 
 def test_skipped_lines_show_in_the_history_and_their_report_opens(
-    signed_in_page: OpenPage, tmp_path: Path
+    stack_url: str, signed_in_page: OpenPage, tmp_path: Path
 ) -> None:
     # GIVEN a 300-line statement whose lines 10, 20 and 30 are broken
     lines = generate_bytes(300, seed=44).split(b"\n")
@@ -397,7 +397,8 @@ def test_skipped_lines_show_in_the_history_and_their_report_opens(
         lines[line_no - 1] = b"not a dkt line"
     statement = tmp_path / "mayo.dkt"
     statement.write_bytes(b"\n".join(lines))
-    page = signed_in_page("ines", "acme")
+    token = issue_local_token("ines", "acme")
+    page = signed_in_page("ines", "acme", token)
     # WHEN it is imported skipping invalid lines
     page.get_by_label("Omitir líneas inválidas").check()
     job_id = start_import(page, "pages", statement)
@@ -410,9 +411,23 @@ def test_skipped_lines_show_in_the_history_and_their_report_opens(
     row.get_by_role("button", name="Ver errores").click()
     expect(page.locator("#errors-dialog")).to_contain_text("10")
     page.keyboard.press("Escape")
-    # ... and the same file imported strictly fails, with no "Reintentar" that would fail again
+    # ... and the same file again is refused before its upload, naming its lote
     page.get_by_label("Omitir líneas inválidas").uncheck()
-    strict = start_import(page, "pagez", statement)
+    page.get_by_label("Código de tarjeta").fill("pagez")
+    page.locator("#file").set_input_files(statement)
+    page.get_by_role("button", name="Importar").click()
+    expect(page.locator("#import-error")).to_contain_text("ya está importado: es el lote PAGES2404")
+    expect(card_titled(page, "mayo.dkt · PAGEZ")).to_have_count(0)  # no job was made
+    page.get_by_role("button", name="Ver el lote PAGES2404").click()
+    expect(page.locator("#lines-dialog")).to_contain_text("Lote PAGES2404")
+    page.keyboard.press("Escape")
+    # ... imported anyway, strictly, it fails, with no "Reintentar" that would fail again
+    page.get_by_role("button", name="Importar de todos modos").click()
+    strict_card = card_titled(page, "mayo.dkt · PAGEZ")
+    expect(strict_card).to_be_visible(timeout=20_000)
+    strict = strict_card.get_attribute("data-job-id")
+    assert strict
+    assert api_get(stack_url, token, f"/api/jobs/{strict}")["parameters"]["allowDuplicate"]
     expect(followed(page, strict).locator(".job-status")).to_have_text(
         "Con error", timeout=IMPORT_TIMEOUT_MS
     )

@@ -99,7 +99,8 @@ def test_lotes_are_found_by_card_product_and_periodo(api: Api, pump: Pump) -> No
 def test_lotes_are_listed_the_last_imported_first_across_pages(api: Api, pump: Pump) -> None:
     for periodo in ("2402", "2403", "2401"):
         import_file(api, pump, generate_bytes(3, seed=5, periodo=periodo))
-    import_file(api, pump, generate_bytes(3, seed=5, periodo="2402"), codigoTarjeta="ICBCMC")
+    # (another statement: the same file again would be refused as a duplicate)
+    import_file(api, pump, generate_bytes(3, seed=7, periodo="2402"), codigoTarjeta="ICBCMC")
     # a replace makes its lote the newest
     import_file(api, pump, generate_bytes(4, seed=6, periodo="2403"), replace=True)
 

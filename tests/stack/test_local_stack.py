@@ -20,6 +20,13 @@ CLI = [sys.executable, "-m", "localdev.cli"]
 pytestmark = pytest.mark.stack
 
 
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`dkt-jobs ARGS` as a user runs it; what it printed is kept."""
+    return subprocess.run(
+        [*CLI, *args], cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=600
+    )
+
+
 @pytest.fixture(scope="module")
 def stack_url() -> Iterator[str]:
     with running_stack(budget_ms=3000) as url:
@@ -32,27 +39,8 @@ def test_cli_imports_an_18000_line_file_with_a_progress_bar(stack_url: str, tmp_
     subprocess.run([*CLI, "generate", str(dkt), "--lines", "18000"], check=True, cwd=ROOT)
     token = issue_local_token("carla", "demo")
     # WHEN it is imported through the HTTP API, following progress
-    result = subprocess.run(
-        [
-            *CLI,
-            "import",
-            str(dkt),
-            "--tarjeta",
-            "ICBCVC",
-            "--follow",
-            "--interval",
-            "0.5",
-            "--api",
-            stack_url,
-            "--token",
-            token,
-        ],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    import_command = ["import", str(dkt), "--tarjeta", "ICBCVC", "--follow", "--interval", "0.5"]
+    result = cli(*import_command, "--api", stack_url, "--token", token)
     # THEN the command succeeds, having shown the bar at 100%
     assert result.returncode == 0, result.stderr
     assert "100%" in result.stderr
@@ -70,20 +58,19 @@ def test_cli_imports_an_18000_line_file_with_a_progress_bar(stack_url: str, tmp_
     assert job["processedItems"] == job["totalItems"] == 18_000
     # WHEN its lote is exported to CSV through the CLI
     saved = tmp_path / "lote.csv"
-    command = [*CLI, "export", job["loteId"], "--format", "csv", "--follow", "--output", str(saved)]
-    command += ["--interval", "0.5"]
-    exported = subprocess.run(
-        [*command, "--api", stack_url, "--token", token],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    command = ["export", job["loteId"], "--format", "csv", "--follow", "--output", str(saved)]
+    exported = cli(*command, "--interval", "0.5", "--api", stack_url, "--token", token)
     # THEN the file is saved with the header and every line
     assert exported.returncode == 0, exported.stderr
     assert "Exportación lista: 18.000 registros" in exported.stderr
     assert saved.read_bytes().count(b"\r\n") == 18_001
+    # WHEN the same statement is imported again, to another card code
+    again = cli("import", str(dkt), "--tarjeta", "VISACORP", "--api", stack_url, "--token", token)
+    # THEN it is refused before the upload, naming the lote it already is
+    assert again.returncode == 1, again.stderr
+    assert "ya está importado" in again.stderr and job["loteId"] in again.stderr
+    assert "--allow-duplicate" in again.stderr
+    assert "creado" not in again.stderr  # no job was made
 
 
 def test_cli_token_command_prints_a_token_the_stack_accepts(stack_url: str) -> None:

@@ -98,6 +98,8 @@ def test_create_request_round_trips_through_camel_case() -> None:
         "skipInvalidLines",
         "replace",
         "callbackUrl",
+        "sha256",
+        "allowDuplicate",
     ]
     assert parse(CreateImportRequest, dumped) == request
     assert "código de tarjeta" in refused(CreateImportRequest, {"filename": "a", "size": 1})
@@ -128,6 +130,7 @@ def test_a_job_is_shown_in_camel_case_with_millisecond_utc_times() -> None:
         lote_id=None,
         lote_deleted=False,
         awaiting_upload=False,
+        file_sha256=None,
         started_at=None,
         completed_at=None,
         created_at=moment,

@@ -19,11 +19,12 @@ export function configureApi({ onReconnect }) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message, location = null) {
+  constructor(status, code, message, location = null, loteId = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.location = location; // where in the request, when the API says (a rule's field)
+    this.loteId = loteId; // the lote the error is about (LOTE_EXISTS, DUPLICATE_FILE)
   }
 }
 
@@ -77,6 +78,7 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
       data?.code ?? `HTTP_${response.status}`,
       data?.message ?? `El servidor respondió con un error (${response.status}).`,
       data?.location ?? null,
+      data?.loteId ?? null,
     );
   }
   return data;

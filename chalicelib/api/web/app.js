@@ -54,12 +54,14 @@ import {
   searchLines,
 } from "./lotes.js";
 import {
+  importAnyway,
   onCodigoInput,
   onImportSubmit,
   prepareReplace,
   resetImportForm,
   restoreCodigo,
   showChosenFile,
+  showDuplicateLote,
   showFileLimit,
 } from "./import-form.js";
 import { listenToOtherTabs } from "./notices.js";
@@ -116,7 +118,9 @@ function bindUi() {
   $("token-form").addEventListener("submit", onTokenSubmit);
   $("cognito-button").addEventListener("click", startCognitoSignIn);
   $("sign-out").addEventListener("click", onSignOutClick);
-  $("import-form").addEventListener("submit", onImportSubmit);
+  $("import-form").addEventListener("submit", (event) => onImportSubmit(event));
+  $("import-anyway").addEventListener("click", importAnyway);
+  $("duplicate-lote").addEventListener("click", showDuplicateLote);
   $("file").addEventListener("change", showChosenFile);
   $("codigo").addEventListener("input", onCodigoInput);
   $("history-refresh").addEventListener("click", () => {

@@ -9,6 +9,7 @@ import { loadHistory, openErrors, refreshHistoryRow } from "./history.js";
 import { loadLotes } from "./lotes.js";
 import {
   confirmReplace,
+  isDuplicate,
   FINAL,
   hasErrorReport,
   isDownloadable,
@@ -161,6 +162,9 @@ export function follow(job) {
     node.querySelector(".job-replace").addEventListener("click", () => {
       if (confirmReplace(entry.job)) retryJob(entry.job.id, { replace: true });
     });
+    node.querySelector(".job-import-anyway").addEventListener("click", () => {
+      retryJob(entry.job.id, { allowDuplicate: true });
+    });
     node.querySelector(".job-errors").addEventListener("click", () => openErrors(entry.job));
     node.querySelector(".job-download").addEventListener("click", () => downloadExport(entry.job.id));
     node.querySelector(".job-dismiss").addEventListener("click", () => {
@@ -223,6 +227,7 @@ function renderFollowed({ job, el: node }) {
   node.querySelector(".job-errors").hidden = !hasErrorReport(job);
   node.querySelector(".job-retry").hidden = !isRetryable(job) || isReplaceable(job);
   node.querySelector(".job-replace").hidden = !isReplaceable(job);
+  node.querySelector(".job-import-anyway").hidden = !isDuplicate(job);
   node.querySelector(".job-dismiss").hidden = !final;
 }
 

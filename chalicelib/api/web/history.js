@@ -6,6 +6,7 @@ import { $, el, filledValues, tableRow } from "./dom.js";
 import { formatDate, formatNumber, formatTotals } from "./format.js";
 import {
   confirmReplace,
+  isDuplicate,
   durationText,
   formatName,
   hasErrorReport,
@@ -186,6 +187,14 @@ function historyRow(job) {
       hooks.onRetry(job.id, { replace: true }).finally(() => (replace.disabled = false));
     });
     actions.append(replace);
+  } else if (isDuplicate(job)) {
+    const anyway = smallButton("Importar de todos modos");
+    anyway.setAttribute("aria-label", `Importar ${p.filename ?? "el archivo"} de todos modos`);
+    anyway.addEventListener("click", () => {
+      anyway.disabled = true;
+      hooks.onRetry(job.id, { allowDuplicate: true }).finally(() => (anyway.disabled = false));
+    });
+    actions.append(anyway);
   } else if (isRetryable(job)) {
     const retry = smallButton("Reintentar");
     retry.addEventListener("click", () => {

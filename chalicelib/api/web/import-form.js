@@ -6,6 +6,7 @@ import { $ } from "./dom.js";
 import { followStarted } from "./follow.js";
 import { beatUpload, endUpload, UPLOAD_BEAT_MS } from "./jobs.js";
 import { formatMegabytes, formatSize } from "./format.js";
+import { openLines } from "./lotes.js";
 import { askToNotify } from "./notices.js";
 import { state } from "./state.js";
 
@@ -46,10 +47,19 @@ function uploadToS3(upload, file, onProgress) {
   });
 }
 
+/** The file's SHA-256 (hex): the API refuses a file already imported before any byte is
+ * uploaded. Null where the browser has no Web Crypto (the service checks the upload anyway). */
+async function sha256Hex(file) {
+  if (!crypto.subtle) return null;
+  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function setImportError(text, field = null) {
   const box = $("import-error");
   box.textContent = text ?? "";
   box.hidden = !text;
+  $("duplicate-actions").hidden = true;
   for (const input of [$("codigo"), $("file")]) input.removeAttribute("aria-invalid");
   if (field) {
     field.setAttribute("aria-invalid", "true");
@@ -61,8 +71,10 @@ function setImportStatus(text) {
   $("import-status").textContent = text ?? "";
 }
 
-export async function onImportSubmit(event) {
-  event.preventDefault();
+/** Importar; `allowDuplicate` from "Importar de todos modos", after the API said the file is
+ * already a lote's. */
+export async function onImportSubmit(event, { allowDuplicate = false } = {}) {
+  event?.preventDefault();
   askToNotify();
   setImportError(null);
   const codigoInput = $("codigo");
@@ -89,6 +101,8 @@ export async function onImportSubmit(event) {
   submit.disabled = true;
   const session = state.session;
   try {
+    setImportStatus("Revisando el archivo…");
+    const sha256 = await sha256Hex(file);
     setImportStatus("Creando la importación…");
     const created = await api("api/jobs/dkt-import", {
       method: "POST",
@@ -99,6 +113,8 @@ export async function onImportSubmit(event) {
         size: file.size,
         skipInvalidLines: $("skip-invalid").checked,
         replace: $("replace").checked,
+        ...(sha256 ? { sha256 } : {}),
+        allowDuplicate,
       },
     });
     if (created.upload) await sendFile(created, file);
@@ -114,6 +130,7 @@ export async function onImportSubmit(event) {
     if (isSignedOut(error) || session !== state.session) return;
     setImportStatus(null);
     setImportError(error.message);
+    if (error.code === "DUPLICATE_FILE" && error.loteId) showDuplicate(error.loteId);
   } finally {
     submit.disabled = false;
   }
@@ -181,6 +198,27 @@ export function showFileLimit() {
 /** A new session starts with the card code used last on this browser. */
 export function restoreCodigo() {
   $("codigo").value = localStorage.getItem(CODIGO_KEY) ?? "";
+}
+
+/** The file is already lote `loteId`: see that lote, or import the file anyway. */
+function showDuplicate(loteId) {
+  const see = $("duplicate-lote");
+  see.textContent = `Ver el lote ${loteId}`;
+  see.dataset.loteId = loteId;
+  $("duplicate-actions").hidden = false;
+}
+
+export function importAnyway() {
+  return onImportSubmit(null, { allowDuplicate: true });
+}
+
+export async function showDuplicateLote() {
+  try {
+    const { lote } = await api(`api/lotes/${encodeURIComponent($("duplicate-lote").dataset.loteId)}`);
+    await openLines(lote);
+  } catch (error) {
+    if (!isSignedOut(error)) setImportError(error.message);
+  }
 }
 
 export function resetImportForm() {

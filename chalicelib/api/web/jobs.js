@@ -52,6 +52,12 @@ export function isReplaceable(job) {
   return job.type === "DKT_IMPORT" && job.status === "FAILED" && job.error?.code === "LOTE_EXISTS";
 }
 
+/** An import refused because its file is already a lote's: retried with allowDuplicate, it
+ * imports the file anyway. */
+export function isDuplicate(job) {
+  return job.type === "DKT_IMPORT" && job.status === "FAILED" && job.error?.code === "DUPLICATE_FILE";
+}
+
 /** Asks before an import replaces a lote: the lote's current lines go. */
 export function confirmReplace(job) {
   const loteId = job.loteId ?? job.parameters?.loteId ?? "";
