@@ -12,11 +12,12 @@ from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import runtime
 from chalicelib.adapters.auth import Identity, authenticate
-from chalicelib.api import imports, jobs, lotes, openapi, pages, rule_vocabulary, rules
+from chalicelib.api import imports, jobs, lotes, metrics, openapi, pages, rule_vocabulary, rules
 from chalicelib.api.errors import error_response, in_api_shape, status_of
 from chalicelib.api.imports import CreatedImport, CreateImportRequest
 from chalicelib.api.jobs import ErrorReport, JobAction, JobList, JobView, RetryRequest
 from chalicelib.api.lotes import ExportRequest, LoteDetail, LoteList
+from chalicelib.api.metrics import Metrics, MetricsQuery
 from chalicelib.api.openapi import Header, Operation
 from chalicelib.api.pages import UiConfig
 from chalicelib.api.queries import (
@@ -251,6 +252,17 @@ def retry_job(identity: Identity, job_id: str, body: RetryRequest | None) -> Job
 )
 def job_errors(identity: Identity, job_id: str, query: JobErrorsQuery) -> ErrorReport:
     return jobs.error_report(identity, job_id, query)
+
+
+@api(
+    "/api/metrics",
+    summary="How the tenant's jobs went over a period: by type and status, success rate, "
+    "durations, lines imported, imports per day.",
+    query=MetricsQuery,
+    response=Metrics,
+)
+def get_metrics(identity: Identity, query: MetricsQuery) -> Metrics:
+    return metrics.metrics(identity, query, runtime.services().clock)
 
 
 # --- lotes -------------------------------------------------------------------------------------

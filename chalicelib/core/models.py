@@ -19,6 +19,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import (
     AllProjection,
     GlobalSecondaryIndex,
+    IncludeProjection,
     KeysOnlyProjection,
 )
 from pynamodb.models import Model
@@ -111,6 +112,18 @@ class UserJobsIndex(GlobalSecondaryIndex["Job"]):
         projection = AllProjection()
 
     user_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class TenantJobsIndex(GlobalSecondaryIndex["Job"]):
+    """A tenant's jobs by creation time, for its metrics (api/metrics.py). Only what they
+    count is projected, so a job's progress updates never write to it."""
+
+    class Meta:
+        index_name = "tenant-jobs"
+        projection = IncludeProjection(["type", "status", "started_at", "completed_at", "result"])
+
+    tenant_id = UnicodeAttribute(hash_key=True)
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
@@ -224,6 +237,7 @@ class Job(Model):
     expires_at = TTLAttribute(null=True)
 
     user_jobs = UserJobsIndex()
+    tenant_jobs = TenantJobsIndex()
     active_jobs = ActiveJobsIndex()
     sweep = SweepIndex()
 

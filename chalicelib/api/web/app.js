@@ -64,6 +64,7 @@ import {
   showDuplicateLote,
   showFileLimit,
 } from "./import-form.js";
+import { clearMetrics, loadMetrics } from "./metrics.js";
 import { listenToOtherTabs } from "./notices.js";
 import {
   addAction,
@@ -89,6 +90,7 @@ function onSessionStart() {
   state.needHistory = true;
   pollNow();
   loadRules().catch(() => {});
+  loadMetrics();
 }
 
 function onSessionEnd() {
@@ -97,6 +99,7 @@ function onSessionEnd() {
   clearLotes();
   closeLines();
   clearRules();
+  clearMetrics();
   closeEditor();
   closeLookup();
   $("banner").hidden = true;
@@ -128,6 +131,8 @@ function bindUi() {
     pollNow();
   });
   $("history-more").addEventListener("click", loadMoreHistory);
+  $("metrics-days").addEventListener("change", loadMetrics);
+  $("metrics-refresh").addEventListener("click", loadMetrics);
   $("errors-close").addEventListener("click", closeErrors);
   $("errors-more").addEventListener("click", loadErrors);
   $("lotes-more").addEventListener("click", loadMoreLotes);
