@@ -11,11 +11,19 @@ from chalice import Chalice, CognitoUserPoolAuthorizer, Rate, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import runtime
+from chalicelib.adapters import aws as aws_clients
 from chalicelib.adapters.auth import Identity, authenticate
 from chalicelib.api import imports, jobs, lotes, metrics, openapi, pages, rule_vocabulary, rules
 from chalicelib.api.errors import error_response, in_api_shape, status_of
 from chalicelib.api.imports import CreatedImport, CreateImportRequest
-from chalicelib.api.jobs import ErrorReport, JobAction, JobList, JobView, RetryRequest
+from chalicelib.api.jobs import (
+    ErrorReport,
+    JobAction,
+    JobList,
+    JobView,
+    RetryRequest,
+    ScheduleRequest,
+)
 from chalicelib.api.lotes import ExportRequest, LoteDetail, LoteList
 from chalicelib.api.metrics import Metrics, MetricsQuery
 from chalicelib.api.openapi import Header, Operation
@@ -41,7 +49,7 @@ from chalicelib.api.schema import ApiModel, Request, parse, parse_json
 from chalicelib.core import observability
 from chalicelib.core.errors import DomainError
 from chalicelib.core.observability import logger
-from chalicelib.engine import lifecycle, notifier, runner, sweeper
+from chalicelib.engine import lifecycle, mailer, notifier, runner, sweeper
 from chalicelib.engine.messaging import MalformedMessage, WorkMessage
 from chalicelib.jobtypes import dkt_upload
 
@@ -215,6 +223,18 @@ def list_jobs(identity: Identity, query: JobListQuery) -> JobList:
 @api("/api/jobs/{job_id}", summary="A job, for polling.", response=JobView, errors=NOT_FOUND)
 def get_job(identity: Identity, job_id: str) -> JobView:
     return jobs.get(identity, job_id, runtime.services())
+
+
+@api(
+    "/api/jobs/{job_id}",
+    "PATCH",
+    summary="Move a QUEUED job's start (runAt; null: now) while it waits.",
+    body=ScheduleRequest,
+    response=JobView,
+    errors=(400, 404, 409),
+)
+def reschedule_job(identity: Identity, job_id: str, body: ScheduleRequest) -> JobView:
+    return jobs.reschedule(identity, job_id, body, runtime.services())
 
 
 @api(
@@ -462,11 +482,13 @@ def handle_dead_letter(event: SQSEvent) -> None:
 
 @app.on_sqs_message(queue=NOTIFY_QUEUE, batch_size=1)
 def notify_job_finished(event: SQSEvent) -> None:
-    """JobFinished events (from the bus's rule) and delayed retries: the job's webhook."""
+    """JobFinished events (from the bus's rule) and delayed retries: the job's webhook,
+    and the e-mail its user asked for."""
     services = runtime.services()
     for record in event:
         outcome = notifier.handle(record.body, services, runtime.webhook_secret())
-        logger.info("job notification", extra={"outcome": outcome})
+        emailed = mailer.handle(record.body, services, aws_clients.sesv2_client())
+        logger.info("job notification", extra={"outcome": outcome, "email": emailed})
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))

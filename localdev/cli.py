@@ -159,6 +159,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             replace=args.replace,
             sha256=sha256,
             allowDuplicate=args.allow_duplicate,
+            **({"runAt": args.run_at} if args.run_at else {}),
+            **({"notifyEmail": True} if args.notify_email else {}),
         )
     except ApiError as exc:
         if exc.code != "DUPLICATE_FILE":
@@ -207,7 +209,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    print(issue_local_token(args.user, args.tenant, secret=args.secret, ttl_s=args.ttl))
+    token = issue_local_token(
+        args.user, args.tenant, secret=args.secret, ttl_s=args.ttl, email=args.email
+    )
+    print(token)
     return 0
 
 
@@ -272,6 +277,16 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid lines only")
     imp.add_argument("--replace", action="store_true", help="replace an existing lote")
     imp.add_argument(
+        "--run-at",
+        metavar="ISO_8601",
+        help="start no earlier than this, e.g. 2026-12-05T03:00:00-03:00 (the file goes now)",
+    )
+    imp.add_argument(
+        "--notify-email",
+        action="store_true",
+        help="e-mail me (the address of my token) when it ends",
+    )
+    imp.add_argument(
         "--allow-duplicate",
         action="store_true",
         help="import a file already imported into a lote (refused by default)",
@@ -295,6 +310,7 @@ def parser() -> argparse.ArgumentParser:
     tok.add_argument("--user", required=True)
     tok.add_argument("--tenant", required=True)
     tok.add_argument("--ttl", type=int, default=12 * 3600, help="seconds")
+    tok.add_argument("--email", help="the user's (verified) address, for --notify-email")
     tok.add_argument("--secret", default=os.environ.get("LOCAL_JWT_SECRET", DEV_JWT_SECRET))
     tok.set_defaults(func=cmd_token)
 

@@ -99,6 +99,10 @@ def create_resources(settings: Settings, visibility_s: int = 30) -> QueueUrls:
     _create_idempotency_table(settings)
     if settings.event_bus_name:
         route_job_events(settings.event_bus_name, notify, settings.region)
+    if settings.email_sender:  # SES sends only from a verified identity
+        boto3.client("sesv2", region_name=settings.region).create_email_identity(
+            EmailIdentity=settings.email_sender
+        )
     return QueueUrls(uploads, uploads_dlq, work, work_dlq, notify)
 
 

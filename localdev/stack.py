@@ -32,6 +32,8 @@ API_PORT = 8000
 AWS_PORT = 4566
 DEV_USER = "dev"
 DEV_TENANT = "demo"
+# The dev user's address: job e-mails (notifyEmail) land in moto's SES.
+DEV_EMAIL = "dev@demo.local"
 REGION = "us-east-1"
 
 
@@ -136,6 +138,8 @@ def local_environment(aws_url: str, budget_margin_ms: int = 2_000) -> dict[str, 
         # Webhooks can be tried against a receiver on this machine (http://127.0.0.1:...).
         "WEBHOOK_SECRET": "local-webhook-secret",
         "ALLOW_LOOPBACK_CALLBACKS": "true",
+        # Job e-mails go to moto's SES (the stack's /moto-api shows what was sent).
+        "EMAIL_SENDER": "avisos@dkt-jobs.local",
         "CARD_HASH_KEY": "local-card-hash-key",
         "AUTH_MODE": "local",
         "LOCAL_JWT_SECRET": DEV_JWT_SECRET,
@@ -202,7 +206,7 @@ def start(
     return Stack(
         api_url=f"http://127.0.0.1:{api_port}",
         aws_url=aws_url,
-        dev_token=issue_local_token(DEV_USER, DEV_TENANT),
+        dev_token=issue_local_token(DEV_USER, DEV_TENANT, email=DEV_EMAIL),
         queues=queues,
         _stop=stop,
         _threads=threads,

@@ -28,6 +28,8 @@ class Identity:
 
     user_id: str
     tenant_id: str
+    # The user's verified address, where the token carries one (Cognito id tokens do).
+    email: str | None = None
 
 
 def authenticate(authorization: str | None, settings: Settings) -> Identity:
@@ -49,7 +51,16 @@ def authenticate(authorization: str | None, settings: Settings) -> Identity:
         raise Unauthenticated("token has no subject")
     if not isinstance(tenant_id, str) or not tenant_id:
         raise Unauthenticated(f"token has no {tenant_claim} claim")
-    return Identity(user_id=user_id, tenant_id=tenant_id)
+    return Identity(user_id=user_id, tenant_id=tenant_id, email=_verified_email(claims))
+
+
+def _verified_email(claims: dict[str, Any]) -> str | None:
+    email = claims.get("email")
+    if claims.get("email_verified") in (False, "false"):
+        return None
+    if not isinstance(email, str) or "@" not in email or len(email) > 254:
+        return None
+    return email
 
 
 def _verify_local(token: str, settings: Settings) -> dict[str, Any]:

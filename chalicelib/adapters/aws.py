@@ -13,6 +13,7 @@ from chalicelib.core.settings import get_settings
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
 
@@ -38,6 +39,11 @@ def events_client() -> EventBridgeClient:
 
 
 @functools.cache
+def sesv2_client() -> SESV2Client:
+    return boto3.client("sesv2", region_name=get_settings().region, config=_RETRIES)
+
+
+@functools.cache
 def ssm_client() -> SSMClient:
     return boto3.client("ssm", region_name=get_settings().region, config=_RETRIES)
 
@@ -48,3 +54,4 @@ def reset_clients() -> None:
     sqs_client.cache_clear()
     events_client.cache_clear()
     ssm_client.cache_clear()
+    sesv2_client.cache_clear()

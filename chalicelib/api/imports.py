@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -32,7 +33,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.models import Job, JobType
 from chalicelib.core.settings import Settings
-from chalicelib.engine import lifecycle
+from chalicelib.engine import lifecycle, schedule
 from chalicelib.jobtypes.dkt_upload import CODIGO_TARJETA
 from chalicelib.stores import active_slots, file_digests
 
@@ -56,6 +57,8 @@ class CreateImportRequest(Request):
         "callbackUrl": "URL de aviso",
         "sha256": "SHA-256 del archivo",
         "allowDuplicate": "importar archivo repetido",
+        "runAt": "fecha de inicio (runAt)",
+        "notifyEmail": "avisar por e-mail",
     }
 
     codigo_tarjeta: str = Field(min_length=2, max_length=12, pattern=r"^[A-Za-z0-9]{2,12}$")
@@ -72,11 +75,18 @@ class CreateImportRequest(Request):
     # uploaded object itself, whether given or not (jobtypes/dkt_upload.py).
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
     allow_duplicate: StrictBool = False
+    # Start no earlier than this (ISO 8601; no offset: UTC), at most SCHEDULE_MAX_DAYS
+    # ahead: the file is uploaded now and waits (engine/schedule.py).
+    run_at: datetime | None = None
+    # E-mail the caller (the address of their token) when the job ends: engine/mailer.py.
+    notify_email: StrictBool = False
 
     @model_validator(mode="after")
     def _one_way_to_send(self) -> CreateImportRequest:
         self.codigo_tarjeta = self.codigo_tarjeta.upper()
         self.sha256 = self.sha256.lower() if self.sha256 else None
+        if self.run_at is not None and self.run_at.tzinfo is None:
+            self.run_at = self.run_at.replace(tzinfo=UTC)
         if not CODIGO_TARJETA.match(self.codigo_tarjeta):
             raise ValueError("codigoTarjeta: use de 2 a 12 letras o números, como ICBCVC")
         if (self.size is None) == (self.content is None):
@@ -125,6 +135,9 @@ def create_import(
     if request.callback_url is not None:
         _check_callback(request.callback_url, settings)
     sha256 = file_digests.digest_of(data) if data is not None else request.sha256
+    run_at = schedule.check_run_at(request.run_at, services)
+    if request.notify_email:
+        _check_email(owner, settings)
     if sha256 and not request.allow_duplicate:
         replacing = request.codigo_tarjeta if request.replace else None
         _refuse_duplicate(owner, sha256, replacing)
@@ -132,7 +145,7 @@ def create_import(
     active_slots.take(owner, job_id, settings.max_active_jobs_per_user, clock=services.clock)
     key = services.store.upload_key(owner.tenant_id, owner.user_id, job_id, request.filename)
     try:
-        job = _create_job(owner, request, services, job_id, key, size, data is not None)
+        job = _create_job(owner, request, services, job_id, key, size, data is not None, run_at)
     except Exception:
         active_slots.release(owner, job_id, clock=services.clock)
         raise
@@ -141,6 +154,20 @@ def create_import(
         return CreatedImport(job=JobView.of(job), upload=None)
     upload = services.store.presigned_post(key, size, settings.upload_url_ttl_s)
     return CreatedImport(job=JobView.of(job), upload=UploadForm.of(upload))
+
+
+def _check_email(owner: Identity, settings: Settings) -> None:
+    if not settings.email_sender:
+        raise InvalidRequest(
+            "Los avisos por e-mail (notifyEmail) no están habilitados en este servicio.",
+            "notifyEmail given, but no EMAIL_SENDER is configured",
+        )
+    if owner.email is None:
+        raise InvalidRequest(
+            "Su sesión no informa una dirección de e-mail verificada: no se puede avisarle "
+            "por e-mail.",
+            "notifyEmail given, but the token has no verified email",
+        )
 
 
 def _refuse_duplicate(owner: Identity, sha256: str, replacing: str | None) -> None:
@@ -176,6 +203,7 @@ def _create_job(
     key: str,
     size: int,
     inline: bool,
+    run_at: datetime | None,
 ) -> Job:
     return lifecycle.create(
         job_type=JobType.DKT_IMPORT,
@@ -189,11 +217,13 @@ def _create_job(
             "allowDuplicate": request.allow_duplicate,
             "source": "inline" if inline else "upload",
             **({"callbackUrl": request.callback_url} if request.callback_url else {}),
+            **({"notifyEmail": owner.email} if request.notify_email else {}),
         },
         message="Esperando el archivo...",
         ttl_days=services.settings.job_ttl_days,
         upload_key=key,
         job_id=job_id,
+        run_at=run_at,
         clock=services.clock,
     )
 
@@ -248,7 +278,7 @@ def create_import_once(
     payload = {
         "key": f"{owner.tenant_id}/{owner.user_id}/{idempotency_key}",
         # Wire names: a record stored before the fields were renamed still matches.
-        "request": request.model_dump(by_alias=True),
+        "request": request.model_dump(by_alias=True, mode="json"),
     }
     try:
         result: dict[str, Any] = create(payload=payload)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import StrictBool
@@ -15,7 +15,7 @@ from chalicelib.api.queries import JobErrorsQuery, JobListQuery
 from chalicelib.api.schema import ApiModel, Request, Timestamp
 from chalicelib.core.errors import JobNotFound
 from chalicelib.core.models import Job, JobStatus, JobType, LineErrorItem
-from chalicelib.engine import lifecycle, registry, retries
+from chalicelib.engine import lifecycle, registry, retries, schedule
 from chalicelib.jobtypes import lote_export
 from chalicelib.stores import line_errors
 from chalicelib.stores.page import Page
@@ -43,6 +43,8 @@ class JobView(ApiModel):
     attempts: int
     # When the service retries the job by itself (a FAILED job, transient failure).
     next_retry_at: Timestamp | None
+    # A scheduled job: it starts no earlier (shown while it waits, and after).
+    run_at: Timestamp | None
     # Whether POST .../retry could help (FAILED or CANCELLED, and not a fault of the file).
     retryable: bool
     cancel_requested: bool
@@ -86,6 +88,7 @@ class JobView(ApiModel):
             error_count=int(job.error_count),
             attempts=int(job.attempts),
             next_retry_at=job.next_retry_at if job.job_status is JobStatus.FAILED else None,
+            run_at=job.run_at,
             retryable=retries.retryable(job),
             cancel_requested=bool(job.cancel_requested),
             callback=job.callback,
@@ -277,6 +280,25 @@ def list_jobs(owner: Identity, query: JobListQuery, services: Services) -> JobLi
     page = list_owned(owner, query.limit, query.cursor or None, matching)
     views = [JobView.of(job, services) for job in page.items]
     return JobList(jobs=views, next_cursor=page.next_cursor)
+
+
+class ScheduleRequest(Request):
+    """Body of PATCH /api/jobs/{job_id}: when a QUEUED job starts (`runAt`, ISO 8601;
+    no offset: UTC), or null for now."""
+
+    labels: ClassVar[dict[str, str]] = {"runAt": "fecha de inicio (runAt)"}
+
+    run_at: datetime | None
+
+
+def reschedule(owner: Identity, job_id: str, body: ScheduleRequest, services: Services) -> JobView:
+    """Moves a scheduled (or any QUEUED) job's start; JobConflict once it has started."""
+    job = get_owned(job_id, owner)
+    run_at = body.run_at
+    if run_at is not None and run_at.tzinfo is None:
+        run_at = run_at.replace(tzinfo=UTC)
+    schedule.reschedule(job, schedule.check_run_at(run_at, services), services)
+    return JobView.of(job)
 
 
 def cancel(owner: Identity, job_id: str, services: Services) -> JobAction:

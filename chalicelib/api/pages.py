@@ -40,6 +40,8 @@ class UiConfig(ApiModel):
     cognito_client_id: str | None
     poll_interval_ms: int
     max_file_size: int
+    # Whether the service can e-mail a user when a job ends (the form offers it).
+    email_notifications: bool
 
 
 def read(name: str) -> tuple[str, str] | None:
@@ -69,4 +71,5 @@ def ui_config(settings: Settings) -> UiConfig:
         cognito_client_id=cognito_client_id(settings) if cognito else None,
         poll_interval_ms=POLL_INTERVAL_MS,
         max_file_size=settings.max_file_size,
+        email_notifications=bool(settings.email_sender),
     )

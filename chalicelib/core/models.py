@@ -16,14 +16,16 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import (
-    AllProjection,
-    GlobalSecondaryIndex,
-    IncludeProjection,
-    KeysOnlyProjection,
-)
 from pynamodb.models import Model
 
+from chalicelib.core.indexes import (
+    ActiveJobsIndex,
+    FileLotesIndex,
+    RecentLotesIndex,
+    SweepIndex,
+    TenantJobsIndex,
+    UserJobsIndex,
+)
 from chalicelib.core.line_format import CompactJSONAttribute, CompactRecordAttribute
 from chalicelib.core.settings import Settings
 
@@ -104,60 +106,6 @@ class Staged(StrEnum):
     DISCARD = "DISCARD"  # removed now
 
 
-class UserJobsIndex(GlobalSecondaryIndex["Job"]):
-    """A user's jobs, newest first."""
-
-    class Meta:
-        index_name = "user-jobs"
-        projection = AllProjection()
-
-    user_id = UnicodeAttribute(hash_key=True)
-    created_at = UTCDateTimeAttribute(range_key=True)
-
-
-class TenantJobsIndex(GlobalSecondaryIndex["Job"]):
-    """A tenant's jobs by creation time, for its metrics (api/metrics.py). Only what they
-    count is projected, so a job's progress updates never write to it."""
-
-    class Meta:
-        index_name = "tenant-jobs"
-        projection = IncludeProjection(["type", "status", "started_at", "completed_at", "result"])
-
-    tenant_id = UnicodeAttribute(hash_key=True)
-    created_at = UTCDateTimeAttribute(range_key=True)
-
-
-class ActiveJobsIndex(GlobalSecondaryIndex["Job"]):
-    """Sparse: only QUEUED and PROCESSING jobs carry `active_user_id`.
-
-    Serves the per-user limit of active jobs, the page's "resume on return"
-    and the sweeper, none of which should read a user's whole history.
-    """
-
-    class Meta:
-        index_name = "active-jobs"
-        projection = AllProjection()
-
-    active_user_id = UnicodeAttribute(hash_key=True)
-    created_at = UTCDateTimeAttribute(range_key=True)
-
-
-class SweepIndex(GlobalSecondaryIndex["Job"]):
-    """Sparse: jobs the sweeper watches (not finished, or with staged lines still to
-    remove), by last sign of life. The sweeper reads only these.
-
-    Spread over SWEEP_SHARDS partitions (every chunk moves a job's heartbeat, and one
-    partition would throttle the table's writes); keys only, the sweeper reads each
-    job it acts on anyway."""
-
-    class Meta:
-        index_name = "sweep"
-        projection = KeysOnlyProjection()
-
-    sweep_shard = UnicodeAttribute(hash_key=True)
-    heartbeat_at = UTCDateTimeAttribute(range_key=True)
-
-
 SWEEP_SHARDS = 10
 
 
@@ -204,6 +152,8 @@ class Job(Model):
     error = JSONAttribute(null=True)
     # How the job's webhook call went (engine/notifier.py), once it was made.
     callback = JSONAttribute(null=True)
+    # The last attempt whose end was e-mailed to the user (engine/mailer.py).
+    emailed_attempt = NumberAttribute(null=True)
     error_count = NumberAttribute(default=0)
     attempts = NumberAttribute(default=1)
     # Times the sweeper re-enqueued this attempt after its worker vanished.
@@ -215,6 +165,8 @@ class Job(Model):
     retry_requested = BooleanAttribute(null=True)
     # When the sweeper retries a job that failed for a transient reason (retries.py).
     next_retry_at = UTCDateTimeAttribute(null=True)
+    # A QUEUED job that starts no earlier than this (engine/schedule.py).
+    run_at = UTCDateTimeAttribute(null=True)
     checkpoint = Checkpoint(default=Checkpoint)
     rows_per_second = NumberAttribute(null=True)
     eta_seconds = NumberAttribute(null=True)
@@ -244,29 +196,6 @@ class Job(Model):
     @property
     def job_status(self) -> JobStatus:
         return JobStatus(self.status)
-
-
-class RecentLotesIndex(GlobalSecondaryIndex["Lote"]):
-    """A tenant's committed lotes, the last committed first (sparse: a lote being staged
-    for the first time has no `committed_at`)."""
-
-    class Meta:
-        index_name = "recent-lotes"
-        projection = AllProjection()
-
-    tenant_id = UnicodeAttribute(hash_key=True)
-    committed_at = UTCDateTimeAttribute(range_key=True)
-
-
-class FileLotesIndex(GlobalSecondaryIndex["Lote"]):
-    """The lotes whose visible content came from a file, by `tenant#sha256` (sparse; keys
-    only: a lote is read again, consistently, before it is believed)."""
-
-    class Meta:
-        index_name = "lotes-by-file"
-        projection = KeysOnlyProjection()
-
-    file_digest = UnicodeAttribute(hash_key=True)
 
 
 class Lote(Model):

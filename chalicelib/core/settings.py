@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     # The queue the bus's JobFinished events reach (the notifier's), which also holds its
     # delayed webhook retries; empty: no webhooks are called.
     notify_queue_url: str = ""
+    # The verified SES identity job e-mails are sent from; empty: no e-mails.
+    email_sender: str = ""
     # The key webhook bodies are signed with (HMAC-SHA256), or its SSM parameter; a
     # create with a callbackUrl is refused when neither is set.
     webhook_secret: bytes = Field(b"", repr=False)
@@ -119,6 +121,12 @@ class Settings(BaseSettings):
     # Batch writes of one call in flight together (a chunk's 100 lines are 4 of them).
     write_concurrency: int = Field(4, ge=1, le=MAX_WRITE_CONCURRENCY)
     upload_url_ttl_s: int = Field(15 * 60, ge=1, le=MAX_URL_TTL_S)
+    # An import may be scheduled (runAt) this many days ahead at most: its file waits in
+    # the bucket, whose raw uploads go after RawUploadRetentionDays (8), and a failed
+    # import keeps it for the retry window (7) after it ran.
+    schedule_max_days: int = Field(1, ge=0, le=30)
+    # The longest delay of one hop of a scheduled job's message (SQS allows 900 s).
+    schedule_hop_s: int = Field(900, ge=0, le=900)
     max_active_jobs_per_user: int = Field(5, ge=1)
     max_attempts: int = Field(3, ge=1)
     # A job that failed for a transient reason (dead letter, worker lost) is retried by

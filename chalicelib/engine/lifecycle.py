@@ -96,11 +96,13 @@ def create(
     job_id: str | None = None,
     lote_id: str | None = None,
     total_items: int | None = None,
+    run_at: datetime | None = None,
     transaction: TransactWrite | None = None,
     clock: Clock = SYSTEM_CLOCK,
     new_id: IdGenerator = new_cuid,
 ) -> Job:
-    """Writes a new QUEUED job owned by `owner` (inside `transaction`, if given)."""
+    """Writes a new QUEUED job owned by `owner` (inside `transaction`, if given); one
+    with `run_at` starts no earlier (engine/schedule.py)."""
     now = clock.now()
     job_id = job_id or new_id()
     job = Job(
@@ -116,6 +118,7 @@ def create(
         upload_key=upload_key,
         lote_id=lote_id,
         total_items=total_items,
+        run_at=run_at,
         checkpoint=Checkpoint(),
         created_at=now,
         updated_at=now,

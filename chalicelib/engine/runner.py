@@ -19,7 +19,7 @@ from chalicelib.core.errors import CancelRequested, Fenced
 from chalicelib.core.models import DISCARDING_PHASES, Job, JobStatus, JobType, Phase, Staged
 from chalicelib.core.observability import logger, tracer
 from chalicelib.core.settings import get_settings
-from chalicelib.engine import checkpoints, lifecycle, registry, retries
+from chalicelib.engine import checkpoints, lifecycle, registry, retries, schedule
 from chalicelib.engine.finals import announce
 from chalicelib.engine.jobtype import Failed, Finished, JobKind
 from chalicelib.engine.messaging import WorkMessage
@@ -134,6 +134,8 @@ def _dispatch(delivery: _Delivery, status: JobStatus) -> InvocationReport:
                 return InvocationReport(job.id, f"dropped: job is {status}")
             return _discard(delivery, chunks=0)
         if status is JobStatus.QUEUED:
+            if schedule.hold(job, delivery.services):
+                return InvocationReport(job.id, "held: runAt not reached")
             checkpoints.start(job, delivery.kind.start(job), clock=delivery.services.clock)
         return _run(delivery)
     except Fenced as exc:

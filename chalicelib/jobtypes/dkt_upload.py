@@ -16,7 +16,7 @@ from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import UploadPath
 from chalicelib.core.errors import DuplicateFile, FileChanged, FileTooLarge, TooManyActiveJobs
 from chalicelib.core.models import Job, JobStatus, JobType, Staged
-from chalicelib.engine import lifecycle
+from chalicelib.engine import lifecycle, schedule
 from chalicelib.stores import active_slots, file_digests
 
 CODIGO_TARJETA = re.compile(r"^[A-Z0-9]{2,12}$")
@@ -182,7 +182,7 @@ def accept_upload(job: Job, services: Services) -> bool:
         return False
     # Sent again for a repeated notification too: the first send may have failed after
     # the upload was recorded, and a duplicate message only loses a race on `start`.
-    services.queue.send(lifecycle.message_for(job))
+    schedule.send_when_due(job, services)
     return True
 
 

@@ -52,6 +52,9 @@ class Api:
     def put(self, path: str, body: Any) -> Any:
         return self.client.http.put(path, headers=self._headers(), body=json.dumps(body))
 
+    def patch(self, path: str, body: Any) -> Any:
+        return self.client.http.patch(path, headers=self._headers(), body=json.dumps(body))
+
     def get(self, path: str) -> Any:
         return self.client.http.get(path, headers=self._headers())
 

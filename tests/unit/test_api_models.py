@@ -100,6 +100,8 @@ def test_create_request_round_trips_through_camel_case() -> None:
         "callbackUrl",
         "sha256",
         "allowDuplicate",
+        "runAt",
+        "notifyEmail",
     ]
     assert parse(CreateImportRequest, dumped) == request
     assert "código de tarjeta" in refused(CreateImportRequest, {"filename": "a", "size": 1})
@@ -122,6 +124,7 @@ def test_a_job_is_shown_in_camel_case_with_millisecond_utc_times() -> None:
         error_count=0,
         attempts=1,
         next_retry_at=None,
+        run_at=None,
         retryable=False,
         cancel_requested=False,
         callback=None,

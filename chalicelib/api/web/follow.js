@@ -10,6 +10,7 @@ import { loadLotes } from "./lotes.js";
 import {
   confirmReplace,
   isDuplicate,
+  isWaitingForItsTime,
   FINAL,
   hasErrorReport,
   isDownloadable,
@@ -158,6 +159,7 @@ export function follow(job) {
     entry = { job, el: node, finalSeen: false };
     node.dataset.jobId = job.id;
     node.querySelector(".job-cancel").addEventListener("click", () => cancelJob(entry));
+    node.querySelector(".job-start-now").addEventListener("click", () => startNow(entry));
     node.querySelector(".job-retry").addEventListener("click", () => retryJob(entry.job.id));
     node.querySelector(".job-replace").addEventListener("click", () => {
       if (confirmReplace(entry.job)) retryJob(entry.job.id, { replace: true });
@@ -228,6 +230,7 @@ function renderFollowed({ job, el: node }) {
   node.querySelector(".job-retry").hidden = !isRetryable(job) || isReplaceable(job);
   node.querySelector(".job-replace").hidden = !isReplaceable(job);
   node.querySelector(".job-import-anyway").hidden = !isDuplicate(job);
+  node.querySelector(".job-start-now").hidden = !isWaitingForItsTime(job);
   node.querySelector(".job-dismiss").hidden = !final;
 }
 
@@ -269,6 +272,16 @@ async function cancelJob(entry) {
 
 /** Follows a job the user just started (an import, retry, export or deletion), tells the
  * other tabs, and polls now, the history included. */
+/** A scheduled import started at once instead (its runAt dropped). */
+async function startNow(entry) {
+  try {
+    const path = `api/jobs/${encodeURIComponent(entry.job.id)}`;
+    updateJob(await api(path, { method: "PATCH", body: { runAt: null } }));
+  } catch (error) {
+    if (!isSignedOut(error)) setNote(entry, error.message);
+  }
+}
+
 export function followStarted(job) {
   follow(job);
   broadcast({ type: "started", jobId: job.id });

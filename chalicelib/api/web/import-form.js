@@ -115,6 +115,8 @@ export async function onImportSubmit(event, { allowDuplicate = false } = {}) {
         replace: $("replace").checked,
         ...(sha256 ? { sha256 } : {}),
         allowDuplicate,
+        ...($("run-at").value ? { runAt: new Date($("run-at").value).toISOString() } : {}),
+        ...($("notify-email").checked ? { notifyEmail: true } : {}),
       },
     });
     if (created.upload) await sendFile(created, file);
@@ -124,6 +126,8 @@ export async function onImportSubmit(event, { allowDuplicate = false } = {}) {
     showChosenFile();
     $("skip-invalid").checked = false;
     $("replace").checked = false;
+    $("run-at").value = "";
+    $("notify-email").checked = false;
     setImportStatus(`${file.name} subido: la importación sigue en segundo plano.`);
     followStarted(created.job);
   } catch (error) {
@@ -188,8 +192,9 @@ export function onCodigoInput(event) {
   input.setSelectionRange(at, at);
 }
 
-/** The maximum file size, under the file field. */
+/** The maximum file size, under the file field; the e-mail option where the service has it. */
 export function showFileLimit() {
+  $("notify-email-option").hidden = !state.config.emailNotifications;
   if (state.config.maxFileSize) {
     $("file-hint").textContent = `Hasta ${formatMegabytes(state.config.maxFileSize)}.`;
   }

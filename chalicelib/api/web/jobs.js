@@ -110,9 +110,15 @@ export const UPLOAD_LOST_TEXT =
   "La subida del archivo se interrumpió (la página se recargó o se cerró): el archivo no " +
   "llegará. Cancele esta importación e inicie otra.";
 
+/** A scheduled job whose file is in and whose time has not come. */
+export function isWaitingForItsTime(job) {
+  return job.status === "QUEUED" && Boolean(job.runAt) && !job.awaitingUpload;
+}
+
 // What the user reads of a job's state: why it failed, and when it retries by itself.
 export function messageText(job) {
   if (isUploadLost(job)) return UPLOAD_LOST_TEXT;
+  if (isWaitingForItsTime(job)) return `Programada: comenzará el ${formatDate(job.runAt)}.`;
   if (job.status !== "FAILED" || !job.error?.message) return job.message ?? "";
   if (!job.nextRetryAt) return job.error.message;
   return `${job.error.message} Se reintentará automáticamente el ${formatDate(job.nextRetryAt)}.`;
