@@ -24,7 +24,7 @@ from chalicelib.api.jobs import (
     RetryRequest,
     ScheduleRequest,
 )
-from chalicelib.api.lotes import ExportRequest, LoteDetail, LoteList
+from chalicelib.api.lotes import ExportRequest, LoteDetail, LoteList, LoteRestored
 from chalicelib.api.metrics import Metrics, MetricsQuery
 from chalicelib.api.openapi import Header, Operation
 from chalicelib.api.pages import UiConfig
@@ -290,7 +290,7 @@ def get_metrics(identity: Identity, query: MetricsQuery) -> Metrics:
 
 @api("/api/lotes", summary="The tenant's lotes.", query=LoteListQuery, response=LoteList)
 def list_lotes(identity: Identity, query: LoteListQuery) -> LoteList:
-    return lotes.list_lotes(identity, query)
+    return lotes.list_lotes(identity, query, runtime.services().clock.now())
 
 
 @api(
@@ -301,7 +301,7 @@ def list_lotes(identity: Identity, query: LoteListQuery) -> LoteList:
     errors=NOT_FOUND,
 )
 def get_lote(identity: Identity, lote_id: str, query: LoteLinesQuery) -> LoteDetail:
-    return lotes.get_lote(identity, lote_id, query)
+    return lotes.get_lote(identity, lote_id, query, runtime.services().clock.now())
 
 
 @api(
@@ -314,6 +314,18 @@ def get_lote(identity: Identity, lote_id: str, query: LoteLinesQuery) -> LoteDet
 )
 def delete_lote(identity: Identity, lote_id: str) -> JobAction:
     return lotes.delete_lote(identity, lote_id, runtime.services())
+
+
+@api(
+    "/api/lotes/{lote_id}/undo-replace",
+    "POST",
+    summary="Undo the lote's last replace, within UNDO_WINDOW_S: its previous lines are "
+    "shown again at once; those of the replacing import are deleted by a LOTE_DELETE job.",
+    response=LoteRestored,
+    errors=(404, 409),
+)
+def undo_replace(identity: Identity, lote_id: str) -> LoteRestored:
+    return lotes.undo_replace(identity, lote_id, runtime.services())
 
 
 @api(

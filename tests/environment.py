@@ -27,6 +27,10 @@ TEST_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    # A replace removes the lines it replaced at once, as the tests of replacing expect;
+    # the undo window (24 h deployed) is tested with a window of its own
+    # (tests/functional/test_undo_replace.py).
+    "UNDO_WINDOW_S": "0",
     # One moto serves the whole run and its queues are purged between tests, more
     # often than AWS's one purge a minute.
     "MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": "false",

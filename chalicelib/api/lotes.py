@@ -3,6 +3,7 @@ export one (an EXPORT job)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic_core import ErrorDetails
@@ -17,7 +18,7 @@ from chalicelib.api.schema import ApiModel, Request, Timestamp
 from chalicelib.core.errors import JobConflict
 from chalicelib.core.models import Job, Line, Lote, LoteStatus
 from chalicelib.engine import lifecycle
-from chalicelib.jobtypes import lote_delete, lote_export
+from chalicelib.jobtypes import lote_delete, lote_export, replacements
 from chalicelib.stores import lotes
 
 
@@ -36,9 +37,11 @@ class LoteView(ApiModel):
     # The import that made it: its file's name and who ran it (None if that job is gone).
     filename: str | None
     imported_by: str | None
+    # Until when its last replace can be undone (POST .../undo-replace); None: it cannot.
+    undo_replace_until: Timestamp | None
 
     @classmethod
-    def of(cls, lote: Lote, importer: Job | None) -> LoteView:
+    def of(cls, lote: Lote, importer: Job | None, now: datetime) -> LoteView:
         return cls(
             lote_id=lote.lote_id,
             status=LoteStatus(lote.status),
@@ -51,6 +54,7 @@ class LoteView(ApiModel):
             committed_at=lote.committed_at,
             filename=importer.parameters.get("filename") if importer else None,
             imported_by=importer.user_id if importer else None,
+            undo_replace_until=replacements.undo_until(lote, now),
         )
 
 
@@ -93,12 +97,12 @@ class LoteDetail(ApiModel):
     next_cursor: str | None
 
 
-def list_lotes(owner: Identity, query: LoteListQuery) -> LoteList:
+def list_lotes(owner: Identity, query: LoteListQuery, now: datetime) -> LoteList:
     page = lotes.list_active(
         owner.tenant_id, query.limit, query.cursor or None, query.codigo_tarjeta, query.periodo
     )
     importers = _importers(page.items)
-    views = [LoteView.of(lote, importers.get(lote.job_id or "")) for lote in page.items]
+    views = [LoteView.of(lote, importers.get(lote.job_id or ""), now) for lote in page.items]
     return LoteList(lotes=views, next_cursor=page.next_cursor)
 
 
@@ -108,15 +112,32 @@ def _importers(items: list[Lote]) -> dict[str, Job]:
     return {job.id: job for job in Job.batch_get(ids)} if ids else {}
 
 
-def get_lote(owner: Identity, lote_id: str, query: LoteLinesQuery) -> LoteDetail:
+def get_lote(owner: Identity, lote_id: str, query: LoteLinesQuery, now: datetime) -> LoteDetail:
     lote = lotes.get_active(owner.tenant_id, lote_id)
     page = lotes.lines_page(lote, query.limit, query.cursor or None, query.line_filter())
     return LoteDetail(
-        lote=LoteView.of(lote, lifecycle.get(lote.job_id or "")),
+        lote=LoteView.of(lote, lifecycle.get(lote.job_id or ""), now),
         rule_fields=list(lote_export.rule_fields(lote)),
         lines=[LineView.of(line) for line in page.items],
         searched_through=page.searched_through,
         next_cursor=page.next_cursor,
+    )
+
+
+class LoteRestored(ApiModel):
+    """POST /api/lotes/{loteId}/undo-replace: the lote as it is again."""
+
+    message: str
+    lote: LoteView
+
+
+def undo_replace(owner: Identity, lote_id: str, services: Services) -> LoteRestored:
+    lote = replacements.undo(owner, lote_id, services)
+    count = lifecycle.format_count(int(lote.line_count))
+    return LoteRestored(
+        message=f"El lote {lote_id} volvió a su contenido anterior ({count} registros); "
+        "los registros del reemplazo se eliminan en segundo plano.",
+        lote=LoteView.of(lote, lifecycle.get(lote.job_id or ""), services.clock.now()),
     )
 
 

@@ -220,6 +220,8 @@ class Lote(Model):
     totals = JSONAttribute(default=dict)
     created_at = UTCDateTimeAttribute()
     committed_at = UTCDateTimeAttribute(null=True)
+    # The content the last replace made invisible, while it can be restored (replacements.py).
+    replaced = JSONAttribute(null=True)
     # `tenant#sha256` of the file the visible content was imported from (stores/file_digests).
     file_digest = UnicodeAttribute(null=True)
     recent = RecentLotesIndex()

@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     schedule_max_days: int = Field(1, ge=0, le=30)
     # The longest delay of one hop of a scheduled job's message (SQS allows 900 s).
     schedule_hop_s: int = Field(900, ge=0, le=900)
+    # After a replace, the replaced lines are kept this long, for an undo (0: no undo).
+    undo_window_s: int = Field(24 * 3600, ge=0, le=7 * 24 * 3600)
     max_active_jobs_per_user: int = Field(5, ge=1)
     max_attempts: int = Field(3, ge=1)
     # A job that failed for a transient reason (dead letter, worker lost) is retried by

@@ -158,7 +158,7 @@ def _run(delivery: _Delivery) -> InvocationReport:
             if isinstance(outcome, Finished):
                 _chunk_done(job, budget, int(job.total_items or 0) - processed_before)
                 for follow_up in outcome.follow_ups:
-                    services.queue.send(lifecycle.message_for(follow_up))
+                    schedule.send_when_due(follow_up, services)  # now, or at its runAt
                 logger.info("job completed", extra={"summary": outcome.summary})
                 announce(job, JobStatus.COMPLETED)
                 return InvocationReport(job.id, "completed", chunks)

@@ -15,8 +15,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib import dkt
 from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import LineCursor, RawLine
@@ -35,7 +33,7 @@ from chalicelib.engine.jobtype import (
     Progress,
     Start,
 )
-from chalicelib.jobtypes import dkt_upload, lote_delete
+from chalicelib.jobtypes import dkt_upload, replacements
 from chalicelib.jobtypes.dkt_chunk import Chunk, prepare_chunk
 from chalicelib.jobtypes.holdings import HoldsAnActiveSlot
 from chalicelib.stores import line_errors, lotes, rule_sets
@@ -369,9 +367,14 @@ class DktImport(HoldsAnActiveSlot):
         try:
             errors = int(state.get("errors", 0))
             with completing(job, result, message, error_count=errors, clock=self._clock) as tx:
-                lotes.add_commit(tx, job, imported, state["totals"], replaced, clock=self._clock)
+                previous = None
                 if replaced is not None and before is not None:
-                    follow_ups.append(self._replaced_lines_cleanup(tx, job, before))
+                    # Its lines stay until the undo window closes (replacements.py).
+                    deletion, previous = replacements.cleanup_job(tx, job, before, self._services)
+                    follow_ups.append(deletion)
+                lotes.add_commit(
+                    tx, job, imported, state["totals"], replaced, previous, clock=self._clock
+                )
         except Rejected as exc:
             if not any(isinstance(model, Lote) for model in exc.models):
                 raise
@@ -382,16 +385,3 @@ class DktImport(HoldsAnActiveSlot):
                 staged=Staged.DISCARD,
             )
         return Finished(message, follow_ups)
-
-    def _replaced_lines_cleanup(self, tx: TransactWrite, job: Job, replaced: Lote) -> Job:
-        """The LOTE_DELETE job that removes the generation a replace made invisible."""
-        return lote_delete.deletion_job(
-            owner=lifecycle.owner_of(job),
-            lote_id=str(job.lote_id),
-            generation_job_id=str(replaced.job_id),
-            reason=lote_delete.REASON_REPLACE,
-            line_count=int(replaced.line_count),
-            line_shards=int(replaced.line_shards),
-            services=self._services,
-            transaction=tx,
-        )

@@ -9,6 +9,7 @@ cannot be cancelled, and a failed one is retried until the lote is gone.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pynamodb.exceptions import UpdateError
@@ -36,9 +37,15 @@ from chalicelib.stores import lotes
 
 REASON_DELETE = "delete"
 REASON_REPLACE = "replace"
+REASON_UNDO = "undo"  # the lines of an import whose replace was undone (replacements.py)
 _QUEUED_MESSAGES = {
     REASON_DELETE: "Eliminación del lote {lote_id} en cola.",
     REASON_REPLACE: "Eliminación de los registros reemplazados del lote {lote_id} en cola.",
+}
+_DONE_MESSAGES = {
+    REASON_DELETE: "Lote {lote_id} eliminado.",
+    REASON_REPLACE: "Registros anteriores del lote {lote_id} eliminados (reemplazo).",
+    REASON_UNDO: "Registros del reemplazo deshecho del lote {lote_id} eliminados.",
 }
 # Automatic retries of a failed lote deletion before a person must look at it.
 MAX_DELETE_ATTEMPTS = 5
@@ -54,9 +61,11 @@ def deletion_job(
     line_shards: int,
     services: Services,
     transaction: TransactWrite,
+    run_at: datetime | None = None,
 ) -> Job:
     """Writes, inside `transaction`, the QUEUED job that removes one generation of a lote:
-    the whole lote (`REASON_DELETE`) or the lines a replace made invisible."""
+    the whole lote (`REASON_DELETE`) or the lines a replace made invisible (from `run_at`,
+    when the window to undo the replace closes)."""
     return lifecycle.create(
         job_type=JobType.LOTE_DELETE,
         owner=owner,
@@ -71,6 +80,7 @@ def deletion_job(
         ttl_days=services.settings.job_ttl_days,
         lote_id=lote_id,
         total_items=line_count,
+        run_at=run_at,
         transaction=transaction,
         clock=services.clock,
         new_id=services.new_id,
@@ -128,10 +138,7 @@ class LoteDelete(HoldsNothing):
 
     def _complete(self, job: Job, parameters: dict[str, Any]) -> Finished:
         lote_id = parameters["loteId"]
-        if parameters["reason"] == REASON_DELETE:
-            message = f"Lote {lote_id} eliminado."
-        else:
-            message = f"Registros anteriores del lote {lote_id} eliminados (reemplazo)."
+        message = _DONE_MESSAGES[parameters["reason"]].format(lote_id=lote_id)
         try:
             with completing(job, {"loteId": lote_id}, message, clock=self._clock) as tx:
                 if parameters["reason"] == REASON_DELETE:

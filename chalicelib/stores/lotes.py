@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -157,10 +159,12 @@ def add_commit(
     line_count: int,
     totals: dict[str, str],
     replaced_job_id: str | None,
+    previous: dict[str, Any] | None = None,
     *,
     clock: Clock = SYSTEM_CLOCK,
 ) -> None:
-    """Points the lote at `job`'s generation inside `transaction` (with the job's completion).
+    """Points the lote at `job`'s generation inside `transaction` (with the job's completion);
+    `previous`: what it showed before, kept for an undo of the replace (replacements.py).
 
     Conditioned on the claim and on the generation it replaces, so a lote changed
     since the caller read it makes the whole transaction fail.
@@ -184,8 +188,36 @@ def add_commit(
             Lote.file_digest.set(file_digests.digest_key(job.tenant_id, job.file_sha256))
             if job.file_sha256
             else Lote.file_digest.remove(),
+            Lote.replaced.set(previous) if previous else Lote.replaced.remove(),
         ],
         condition=(Lote.staging_job_id == job.id) & same_generation,
+    )
+
+
+def add_restore(
+    transaction: TransactWrite, lote: Lote, previous: dict[str, Any], *, clock: Clock
+) -> None:
+    """Points `lote` back at the content its last replace made invisible (`previous`, as
+    `add_commit` kept it), inside `transaction`; conditioned on the lote still showing
+    that replace, untouched since."""
+    digest = previous.get("fileDigest")
+    committed = previous.get("committedAt")
+    when = datetime.fromisoformat(committed.replace("Z", "+00:00")) if committed else clock.now()
+    transaction.update(
+        lote,
+        actions=[
+            Lote.job_id.set(previous["jobId"]),
+            Lote.line_count.set(int(previous["lineCount"])),
+            Lote.line_shards.set(int(previous["lineShards"])),
+            Lote.totals.set(previous["totals"]),
+            Lote.user_id.set(previous["userId"]),
+            Lote.committed_at.set(when),
+            Lote.file_digest.set(digest) if digest else Lote.file_digest.remove(),
+            Lote.replaced.remove(),
+        ],
+        condition=(Lote.status == LoteStatus.ACTIVE)
+        & (Lote.job_id == previous["replacedBy"])
+        & Lote.staging_job_id.does_not_exist(),
     )
 
 

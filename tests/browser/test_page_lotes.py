@@ -166,6 +166,21 @@ def test_an_import_that_finds_its_lote_replaces_it_from_its_card_after_a_confirm
     assert "se reemplazarán" in asked[0]
     replaced = api_get(stack_url, issue_local_token("sara", "acme"), "/api/lotes/REEMP2404?limit=1")
     assert replaced["lote"]["lineCount"] == 52
-    expect(page.locator('#lotes-body tr[data-lote-id="REEMP2404"]')).to_contain_text(
-        "junio-final.dkt (sara)"
-    )
+    row = page.locator('#lotes-body tr[data-lote-id="REEMP2404"]')
+    expect(row).to_contain_text("junio-final.dkt (sara)")
+    # ... the lines it replaced wait out the undo window in the history, not as a card
+    expect(page.locator("#followed .job", has_text="Eliminación")).to_have_count(0)
+
+    # WHEN she undoes that last replace, confirming
+    undo_asked: list[str] = []
+    page.once("dialog", lambda dialog: (undo_asked.append(dialog.message), dialog.accept()))
+    row.get_by_role("button", name="Deshacer el último reemplazo del lote REEMP2404").click()
+    # THEN the lote is the 45 lines it had before, at once
+    expect(row).to_contain_text("junio-corregido.dkt (sara)")
+    expect(row.locator("td").nth(3)).to_have_text("45")
+    assert "Volverán las líneas que tenía antes" in undo_asked[0]
+    restored = api_get(stack_url, issue_local_token("sara", "acme"), "/api/lotes/REEMP2404?limit=1")
+    assert (restored["lote"]["jobId"], restored["lote"]["lineCount"]) == (job_id, 45)
+    expect(
+        row.get_by_role("button", name="Deshacer el último reemplazo del lote REEMP2404")
+    ).to_have_count(0)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import pytest
 import requests
 from chalice.test import Client
+from fakes import StepClock
 from faults import AwsTime, FaultInjector, StillTime
 
 import app as app_module
@@ -167,6 +172,21 @@ LINES = 500
 FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 # Final, but with staged lines still being removed (or waiting for the last pass).
 UNSETTLED = {Phase.DISCARD, Phase.SETTLING, Phase.VERIFY}
+
+
+@contextlib.contextmanager
+def service_clock(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[StepClock]:
+    """The service's own clock, moved by the test, under the settings `env` (the API and
+    the workers read it through runtime.services(); put back when the block ends)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    moved = StepClock(datetime.now(UTC).replace(microsecond=0))
+    services = dataclasses.replace(runtime.services(), clock=moved)
+    monkeypatch.setattr(runtime, "services", lambda: services)
+    yield moved
+    monkeypatch.undo()  # runtime.services itself again, then its cache forgotten
+    runtime.reset()
 
 
 def later() -> Any:

@@ -3,14 +3,13 @@ before, on the service's clock rather than the test's sleeps (issue 14, item 3).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from fakes import StepClock
-from support import Api, create_and_upload, lose_messages
+from support import Api, create_and_upload, lose_messages, service_clock
 
 from chalicelib import runtime
 from chalicelib.core.clock import iso
@@ -28,14 +27,8 @@ def clock(aws: QueueUrls, monkeypatch: pytest.MonkeyPatch) -> Iterator[StepClock
     """The service's clock, moved by the test. SQS holds a delayed message for real
     seconds, so a hop is sent undelayed here (SCHEDULE_HOP_S=0): every delivery asks the
     clock whether the job is due, as the delivery after a real hop would."""
-    monkeypatch.setenv("SCHEDULE_HOP_S", "0")
-    runtime.reset()
-    moved = StepClock(datetime.now(UTC).replace(microsecond=0))
-    services = dataclasses.replace(runtime.services(), clock=moved)
-    monkeypatch.setattr(runtime, "services", lambda: services)
-    yield moved
-    monkeypatch.undo()  # runtime.services itself again, then its cache forgotten
-    runtime.reset()
+    with service_clock(monkeypatch, SCHEDULE_HOP_S="0") as moved:
+        yield moved
 
 
 def scheduled(api: Api, clock: StepClock, seconds: float, **fields: object) -> str:

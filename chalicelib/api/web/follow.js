@@ -124,7 +124,8 @@ async function cycle() {
 /** The user's active jobs, and jobs this browser followed that ended while it was away. */
 async function discoverJobs() {
   const { jobs } = await api("api/jobs?status=active");
-  for (const job of jobs) follow(job);
+  // A replace's deletion waits out the undo window (a day): the history shows it, not a card.
+  for (const job of jobs) if (!(job.type === "LOTE_DELETE" && isWaitingForItsTime(job))) follow(job);
   for (const id of readPending()) {
     if (state.followed.has(id)) continue;
     try {

@@ -118,6 +118,12 @@ export function isWaitingForItsTime(job) {
 // What the user reads of a job's state: why it failed, and when it retries by itself.
 export function messageText(job) {
   if (isUploadLost(job)) return UPLOAD_LOST_TEXT;
+  if (isWaitingForItsTime(job) && job.type === "LOTE_DELETE") {
+    return (
+      `Los registros reemplazados se eliminarán el ${formatDate(job.runAt)}; hasta entonces ` +
+      "el reemplazo se puede deshacer."
+    );
+  }
   if (isWaitingForItsTime(job)) return `Programada: comenzará el ${formatDate(job.runAt)}.`;
   if (job.status !== "FAILED" || !job.error?.message) return job.message ?? "";
   if (!job.nextRetryAt) return job.error.message;

@@ -81,6 +81,11 @@ function loteRow(lote) {
     });
     actions.append(exporter);
   }
+  if (lote.undoReplaceUntil) {
+    const undo = button("Deshacer reemplazo", `Deshacer el último reemplazo del lote ${lote.loteId}`);
+    undo.addEventListener("click", () => undoReplace(lote, undo));
+    actions.append(undo);
+  }
   const replace = button("Reemplazar", `Reemplazar el lote ${lote.loteId} con otro archivo`);
   replace.addEventListener("click", () => hooks.onReplace(lote));
   actions.append(replace);
@@ -105,6 +110,26 @@ function importedBy(lote) {
   if (!lote.filename) return null;
   const who = lote.importedBy ? ` (${lote.importedBy})` : "";
   return el("span", { className: "outcome", textContent: `${lote.filename}${who}` });
+}
+
+/** Puts back what the lote's last replace made invisible (within the API's window). */
+async function undoReplace(lote, control) {
+  const question =
+    `¿Deshacer el último reemplazo del lote ${lote.loteId}? Volverán las líneas que tenía ` +
+    `antes, y se eliminarán las ${formatNumber(lote.lineCount)} del reemplazo.`;
+  if (!window.confirm(question)) return;
+  control.disabled = true;
+  try {
+    const path = `api/lotes/${encodeURIComponent(lote.loteId)}/undo-replace`;
+    const { message } = await api(path, { method: "POST" });
+    showNotice({ title: "Reemplazo deshecho", detail: message, kind: "success" });
+    await loadLotes();
+  } catch (error) {
+    control.disabled = false;
+    if (!isSignedOut(error)) {
+      showNotice({ title: "No se pudo deshacer", detail: error.message, kind: "error" });
+    }
+  }
 }
 
 async function deleteLote(lote, control) {
