@@ -28,7 +28,7 @@ class Identity:
 
     user_id: str
     tenant_id: str
-    # The user's verified address, where the token carries one (Cognito id tokens do).
+    # The user's address, where the token carries it verified (Cognito id tokens do).
     email: str | None = None
 
 
@@ -56,7 +56,7 @@ def authenticate(authorization: str | None, settings: Settings) -> Identity:
 
 def _verified_email(claims: dict[str, Any]) -> str | None:
     email = claims.get("email")
-    if claims.get("email_verified") in (False, "false"):
+    if claims.get("email_verified") not in (True, "true"):
         return None
     if not isinstance(email, str) or "@" not in email or len(email) > 254:
         return None

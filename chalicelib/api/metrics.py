@@ -78,7 +78,10 @@ class MetricsQuery(Request):
 def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as exc:  # year 1 or 9999 with an offset: no UTC time for it
+        raise ValueError("las fechas de las métricas deben estar entre 2000 y 2100") from exc
 
 
 class TypeMetrics(ApiModel):

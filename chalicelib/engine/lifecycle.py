@@ -283,7 +283,7 @@ def renew_upload_window(job: Job, *, clock: Clock = SYSTEM_CLOCK) -> bool:
 
 
 def record_upload(
-    job: Job, size: int, etag: str, sha256: str, *, clock: Clock = SYSTEM_CLOCK
+    job: Job, size: int, etag: str, sha256: str | None, *, clock: Clock = SYSTEM_CLOCK
 ) -> bool:
     """Notes the arrived file's size, ETag (every read is pinned to that version) and
     SHA-256; False if it was already noted (a repeated S3 event)."""
@@ -293,7 +293,7 @@ def record_upload(
         [
             Job.file_size.set(size),
             Job.file_etag.set(etag),
-            Job.file_sha256.set(sha256),
+            Job.file_sha256.set(sha256) if sha256 else Job.file_sha256.remove(),
             Job.message.set("Archivo recibido; en cola para procesar."),
             Job.heartbeat_at.set(now),
             Job.updated_at.set(now),

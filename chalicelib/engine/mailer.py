@@ -3,15 +3,19 @@
 Read from the same JobFinished events as the webhooks (the notify queue). The address
 is the user's own, taken from their verified token when the job was created
 (`notifyEmail` on the create), never one they type, so the service cannot be made to
-write to strangers. One e-mail per attempt that ends: the job notes the attempt it
-wrote for (`emailed_attempt`) before the send, so a repeated event is not a second
-e-mail, and takes the note back if SES refuses, for SQS to deliver the event again.
+write to strangers. At most one e-mail per attempt that ends: the job notes the
+attempt it wrote for (`emailed_attempt`) before the send, so a repeated event is not a
+second e-mail. SES's transient errors are retried by the client; a refusal is logged and
+not raised, since the event's message also carries the job's webhook call, which a
+redelivery would make again.
 """
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
 
 from chalicelib.adapters.services import Services
 from chalicelib.core.models import Job
@@ -56,9 +60,10 @@ def handle(body: str, services: Services, ses: SESV2Client) -> str:
                 }
             },
         )
-    except Exception:
-        update_if(job, [Job.emailed_attempt.set(attempt - 1)], Job.emailed_attempt == attempt)
-        raise
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        logger.warning("SES refused a job e-mail", extra={"job_id": job.id, "code": code})
+        return "refused"
     logger.info("job e-mail sent", extra={"job_id": job.id, "attempt": attempt})
     return "sent"
 

@@ -14,12 +14,12 @@ for the new time (the old hops, still in flight, find it not yet due or not QUEU
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.adapters.services import Services
 from chalicelib.core.errors import InvalidRequest, JobConflict
-from chalicelib.core.models import Job, JobStatus
-from chalicelib.engine.guards import message_for, update_if
+from chalicelib.core.models import Job, JobStatus, JobType
+from chalicelib.engine.guards import CHECKPOINT, message_for, update_if
 
 
 def check_run_at(run_at: datetime | None, services: Services) -> datetime | None:
@@ -30,15 +30,16 @@ def check_run_at(run_at: datetime | None, services: Services) -> datetime | None
         return None
     most = services.settings.schedule_max_days
     if run_at - now > timedelta(days=most):
+        days = "1 día" if most == 1 else f"{most} días"
         raise InvalidRequest(
-            f"runAt: una importación se programa como máximo {most} días antes "
-            f"(el archivo se guarda unos días, para los reintentos)."
+            f"runAt: una importación se programa con hasta {days} de anticipación "
+            "(el archivo se guarda unos días, para los reintentos)."
         )
     return run_at
 
 
 def waiting_message(run_at: datetime) -> str:
-    return f"Programada: comenzará el {run_at:%d/%m/%Y a las %H:%M} (UTC)."
+    return f"Programada: comenzará el {run_at.astimezone(UTC):%d/%m/%Y a las %H:%M} (UTC)."
 
 
 def send_when_due(job: Job, services: Services) -> None:
@@ -63,9 +64,18 @@ def hold(job: Job, services: Services) -> bool:
 
 
 def reschedule(job: Job, run_at: datetime | None, services: Services) -> None:
-    """Moves a QUEUED job's start to `run_at` (None: now). JobConflict once it started."""
+    """Moves a QUEUED import's start to `run_at` (None: now). JobConflict once it started,
+    and for other job types (a replace's deletion waits out the undo window on purpose).
+
+    The fence moves on (`seq`): the hops already in flight are dropped as stale, and the
+    one message sent now is the job's only chain."""
+    if job.type != JobType.DKT_IMPORT:
+        raise JobConflict(
+            f"job {job.id} is a {job.type}: only an import's start can be moved",
+            "Solo se puede cambiar el horario de una importación.",
+        )
     now = services.clock.now()
-    actions = [Job.updated_at.set(now)]
+    actions = [Job.updated_at.set(now), CHECKPOINT.seq.add(1), CHECKPOINT.step.set(0)]
     if run_at is None:
         actions += [Job.run_at.remove(), Job.message.set("En cola.")]
     else:

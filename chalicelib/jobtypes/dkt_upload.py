@@ -20,6 +20,8 @@ from chalicelib.engine import lifecycle, schedule
 from chalicelib.stores import active_slots, file_digests
 
 CODIGO_TARJETA = re.compile(r"^[A-Z0-9]{2,12}$")
+# The largest upload the handler hashes (its Lambda has 60 s; S3 streams ~100 MB/s).
+HASH_MAX_BYTES = 1024 * 1024 * 1024
 # A file dropped in the bucket names its card as documented (README): in its folder,
 # uploads/{tenant}/{user}/{CODIGO}/file.dkt, or first in its name, {CODIGO}_anything.dkt,
 # in capitals and followed by an underscore. Anything else ("sin-codigo.dkt",
@@ -171,14 +173,19 @@ def accept_upload(job: Job, services: Services) -> bool:
         )
         return False
     try:
-        sha256 = services.store.sha256(job.upload_key, found.etag)
+        # Read whole once more (~1 s for 50 MiB); a file too large to read in the handler's
+        # time is not hashed, and not told from its duplicates.
+        sha256 = (
+            services.store.sha256(job.upload_key, found.etag) if size <= HASH_MAX_BYTES else None
+        )
     except FileChanged:
         return False  # replaced while it was read: its own notification follows
-    if not lifecycle.record_upload(job, size, found.etag, sha256, clock=services.clock) and (
-        job.job_status is not JobStatus.QUEUED or job.file_etag != found.etag
-    ):
+    first = lifecycle.record_upload(job, size, found.etag, sha256, clock=services.clock)
+    if not first and (job.job_status is not JobStatus.QUEUED or job.file_etag != found.etag):
         return False
-    if _refused_as_duplicate(job, sha256, services):
+    # Only by the delivery that recorded the file, before its message is sent: a repeated
+    # one could find the job started by then, and must not fail it.
+    if first and sha256 and _refused_as_duplicate(job, sha256, services):
         return False
     # Sent again for a repeated notification too: the first send may have failed after
     # the upload was recorded, and a duplicate message only loses a race on `start`.

@@ -71,6 +71,14 @@ def undo_until(lote: Lote, now: datetime) -> datetime | None:
     return until if until > now else None
 
 
+def _untouched(deletion: Job) -> bool:
+    return (
+        deletion.job_status is JobStatus.QUEUED
+        and int(deletion.attempts) == 1
+        and int(deletion.processed_items) == 0
+    )
+
+
 def undo(owner: Identity, lote_id: str, services: Services) -> Lote:
     """Restores the content a replace made invisible, in one transaction; the lines of
     the replacing import are deleted after it. JobConflict when it can no longer be."""
@@ -78,7 +86,7 @@ def undo(owner: Identity, lote_id: str, services: Services) -> Lote:
     now = services.clock.now()
     previous = lote.replaced if undo_until(lote, now) is not None else None
     deletion = lifecycle.get(str(previous["deletionJobId"])) if previous else None
-    if previous is None or deletion is None or deletion.job_status is not JobStatus.QUEUED:
+    if previous is None or deletion is None or not _untouched(deletion):
         raise JobConflict(
             f"lote {lote_id}: no replace to undo",
             f"El último reemplazo del lote {lote_id} ya no se puede deshacer: el contenido "
@@ -106,7 +114,10 @@ def undo(owner: Identity, lote_id: str, services: Services) -> Lote:
                     Job.heartbeat_at.set(now),
                     Job.updated_at.set(now),
                 ],
-                condition=Job.status == JobStatus.QUEUED,
+                # Never started (a failed one retried is QUEUED again, its lines half gone).
+                condition=(Job.status == JobStatus.QUEUED)
+                & (Job.attempts == 1)
+                & (Job.processed_items == 0),
             )
     except TransactWriteError as exc:
         if is_transient(cancellation_codes(exc)):

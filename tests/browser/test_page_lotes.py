@@ -168,8 +168,11 @@ def test_an_import_that_finds_its_lote_replaces_it_from_its_card_after_a_confirm
     assert replaced["lote"]["lineCount"] == 52
     row = page.locator('#lotes-body tr[data-lote-id="REEMP2404"]')
     expect(row).to_contain_text("junio-final.dkt (sara)")
-    # ... the lines it replaced wait out the undo window in the history, not as a card
-    expect(page.locator("#followed .job", has_text="Eliminación")).to_have_count(0)
+    # ... the lines it replaced wait out the undo window, said in the history, not as a card
+    expect(page.locator("#history-body")).to_contain_text(
+        "Los registros reemplazados se eliminarán el", timeout=20_000
+    )
+    expect(page.locator("#followed .job", has_text="eliminarán")).to_have_count(0)
 
     # WHEN she undoes that last replace, confirming
     undo_asked: list[str] = []

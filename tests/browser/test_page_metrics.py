@@ -43,11 +43,11 @@ def test_the_dashboard_shows_the_imports_of_the_period_and_a_bar_per_day(
     days = section.locator("#metrics-chart .chart-day")
     expect(days).to_have_count(30)
     today = section.locator("#metrics-chart .chart-day").last
-    expect(today.locator("title")).to_contain_text("1 completadas, 1 con error, 0 canceladas")
+    expect(today.locator("title")).to_contain_text("1 completada, 1 con error, 0 canceladas")
     expect(today.locator("rect")).to_have_count(2)
     assert days.first.locator("rect").count() == 0
     label = section.locator("#metrics-chart").get_attribute("aria-label") or ""
-    assert "1 completadas y 1 con error" in label
+    assert "1 completada y 1 con error" in label
     section.scroll_into_view_if_needed()
     section.screenshot(path=str(ARTIFACTS / "page-metrics.png"))
     # ... and over the last 7 days, 7 bars

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import jwt
 import pytest
 from moto.ses.models import ses_backends
 from support import TEST_SECRET, Api, import_file, start_import
@@ -101,6 +103,19 @@ def test_without_asking_no_e_mail_is_sent(ana: Api, pump: Pump, emails_on: list[
     import_file(ana, pump, generate_bytes(10, seed=605))
 
     assert emails_on == []
+
+
+def test_an_address_the_token_does_not_say_is_verified_is_not_written_to(
+    api: Api, emails_on: list[Any]
+) -> None:
+    claims = {"sub": "eva", "tenant": "acme", "iss": "dkt-jobs-local", "aud": "dkt-jobs"}
+    unverified = {**claims, "email": "eva@acme.example", "exp": int(time.time()) + 600}
+    token = jwt.encode(unverified, TEST_SECRET, algorithm="HS256")
+
+    response = Api(api.client, token).create_import(size=10, notifyEmail=True)
+
+    assert response.status_code == 400
+    assert "verificada" in response.json_body["message"]
 
 
 def test_asking_without_an_address_or_where_e_mails_are_off_is_a_400(

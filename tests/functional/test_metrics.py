@@ -136,6 +136,7 @@ def test_a_bad_period_is_a_400_saying_what_is_wrong(api: Api) -> None:
         "utcOffsetMinutes=9999": "utcOffsetMinutes",
         "desde=2026-11-01": "desde",
         "to=0001-01-01T00:00:00Z": "entre 2000 y 2100",
+        "from=0001-01-01T00:00:00%2B05:00&to=9999-12-31T23:59:59-05:00": "entre 2000 y 2100",
         "from=9999-12-01T00:00:00Z&to=9999-12-31T23:59:59Z": "entre 2000 y 2100",
     }
     for query, said in cases.items():

@@ -118,7 +118,9 @@ def test_a_waiting_job_can_be_cancelled_at_once(api: Api, pump: Pump, clock: Ste
     assert api.job(job_id)["startedAt"] is None
 
 
-def test_a_waiting_job_can_be_moved_or_started_now(api: Api, pump: Pump, clock: StepClock) -> None:
+def test_a_waiting_job_can_be_moved_or_started_now(
+    api: Api, aws: QueueUrls, pump: Pump, clock: StepClock
+) -> None:
     later = scheduled(api, clock, 600)
     deliver(pump, 2)
 
@@ -130,6 +132,11 @@ def test_a_waiting_job_can_be_moved_or_started_now(api: Api, pump: Pump, clock: 
     clock.advance(600)
     deliver(pump, 4)
     assert api.job(later)["status"] == "QUEUED"
+    # ... and the hops sent for the first time were dropped: one message waits, the new one
+    waiting = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=aws.work, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert waiting == "1"
 
     # Then asked to start now.
     now = api.patch(f"/api/jobs/{later}", {"runAt": None})
@@ -150,7 +157,7 @@ def test_runat_too_far_ahead_or_malformed_is_a_400(api: Api, clock: StepClock) -
     malformed = api.create_import(size=10, runAt="mañana a la tarde")
 
     assert response.status_code == 400
-    assert "como máximo 1 días" in response.json_body["message"]
+    assert "con hasta 1 día de anticipación" in response.json_body["message"]
     assert malformed.status_code == 400
     assert "runAt" in malformed.json_body["message"]
     assert api.get("/api/jobs").json_body["jobs"] == []

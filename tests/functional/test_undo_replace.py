@@ -14,6 +14,7 @@ from support import Api, count_lines, import_file, service_clock, start_import, 
 
 from chalicelib.core.clock import iso
 from chalicelib.core.line_keys import generation_key
+from chalicelib.core.models import Job
 from localdev.dktgen import generate_bytes
 from localdev.pump import Pump
 from localdev.resources import QueueUrls
@@ -101,6 +102,26 @@ def test_after_the_window_the_replaced_lines_are_gone_and_nothing_is_undone(
     assert "ya no se puede deshacer" in refused.json_body["message"]
     assert (lote(api)["jobId"], lote(api)["lineCount"]) == (second, 80)
     assert lote(api)["undoReplaceUntil"] is None
+
+
+def test_a_deletion_that_already_removed_lines_cannot_be_undone_nor_moved(
+    api: Api, pump: Pump, clock: StepClock
+) -> None:
+    import_file(api, pump, APRIL)
+    start_replace(api, pump)
+    [deletion] = [
+        job for job in api.get("/api/jobs").json_body["jobs"] if job["type"] == "LOTE_DELETE"
+    ]
+    # The deletion's time is the undo window's, not the user's to move.
+    moved = api.patch(f"/api/jobs/{deletion['id']}", {"runAt": None})
+    assert moved.status_code == 409
+    # A deletion that failed half-way and waits, QUEUED again, for its retry:
+    Job(deletion["id"]).update(actions=[Job.attempts.set(2), Job.processed_items.set(40)])
+
+    refused = api.post("/api/lotes/ICBCVC2404/undo-replace")
+
+    assert refused.status_code == 409
+    assert lote(api)["lineCount"] == 80  # nothing restored
 
 
 def test_the_undone_lote_holds_its_file_again(api: Api, pump: Pump, clock: StepClock) -> None:

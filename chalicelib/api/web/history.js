@@ -7,6 +7,7 @@ import { formatDate, formatNumber, formatTotals } from "./format.js";
 import {
   confirmReplace,
   isDuplicate,
+  isWaitingForItsTime,
   durationText,
   formatName,
   hasErrorReport,
@@ -144,7 +145,8 @@ function historyRow(job) {
       ? el("span", { className: "filename", textContent: p.filename ?? "—" })
       : el("span", { textContent: jobKindText(job) }),
   );
-  if (job.status === "FAILED" && job.error?.message) {
+  // Why it failed, or when a job that waits for its time will start.
+  if ((job.status === "FAILED" && job.error?.message) || isWaitingForItsTime(job)) {
     fileCell.append(el("span", { className: "sub", textContent: messageText(job) }));
   }
   // An import's lote exists once it completed; a cancelled or failed one only named it.

@@ -11,6 +11,7 @@ import { askToNotify } from "./notices.js";
 import { state } from "./state.js";
 
 const CODIGO_KEY = "dkt.lastCodigo"; // localStorage: convenience only
+const HASH_IN_PAGE_MAX_BYTES = 256 * 1024 * 1024;
 
 function newUuid() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -50,9 +51,14 @@ function uploadToS3(upload, file, onProgress) {
 /** The file's SHA-256 (hex): the API refuses a file already imported before any byte is
  * uploaded. Null where the browser has no Web Crypto (the service checks the upload anyway). */
 async function sha256Hex(file) {
-  if (!crypto.subtle) return null;
-  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  // Web Crypto hashes a buffer whole: past this size the page leaves it to the service.
+  if (!crypto.subtle || file.size > HASH_IN_PAGE_MAX_BYTES) return null;
+  try {
+    const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  } catch {
+    return null; // out of memory, or a file that cannot be read: the service still checks
+  }
 }
 
 function setImportError(text, field = null) {

@@ -12,6 +12,11 @@ const DAY_MS = 86_400_000;
 const BAR_WIDTH = 10; // of the chart's viewBox; the chart is scaled to the card's width
 const CHART_HEIGHT = 60;
 
+/** "1 completada", "2 completadas". */
+function count(n, one, many) {
+  return `${formatNumber(n)} ${n === 1 ? one : many}`;
+}
+
 /** The last `days` days, today included, in this browser's time zone. */
 function period(days) {
   const start = new Date();
@@ -72,8 +77,10 @@ function drawChart(days) {
     const group = svg("g", { class: "chart-day", "data-date": day.date });
     const title = svg("title", {});
     title.textContent =
-      `${formatDay(day.date)}: ${day.completed} completadas, ${day.failed} con error, ` +
-      `${day.cancelled} canceladas, ${formatNumber(day.linesImported)} líneas`;
+      `${formatDay(day.date)}: ${count(day.completed, "completada", "completadas")}, ` +
+      `${formatNumber(day.failed)} con error, ` +
+      `${count(day.cancelled, "cancelada", "canceladas")}, ` +
+      `${count(day.linesImported, "línea", "líneas")}`;
     group.append(title);
     let top = CHART_HEIGHT;
     for (const [count, kind] of [
@@ -96,7 +103,7 @@ function drawChart(days) {
   chart.setAttribute(
     "aria-label",
     `Importaciones por día del ${formatDay(days[0]?.date)} al ${formatDay(days.at(-1)?.date)}: ` +
-      `${completed} completadas y ${failed} con error.`,
+      `${count(completed, "completada", "completadas")} y ${formatNumber(failed)} con error.`,
   );
 }
 
