@@ -33,7 +33,7 @@ def test_the_dashboard_shows_the_imports_of_the_period_and_a_bar_per_day(
     expect(followed(page, failed).locator(".job-status")).to_have_text("Con error", timeout=60_000)
 
     # WHEN she refreshes the dashboard
-    section.get_by_role("button", name="Actualizar").click()
+    section.get_by_role("button", name="Actualizar las métricas").click()
 
     # THEN the figures are those two imports, and today's bar says how they ended
     expect(section.locator("#metric-imports")).to_have_text("2")
