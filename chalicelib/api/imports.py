@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -24,7 +24,7 @@ from chalicelib.adapters.services import Services
 from chalicelib.adapters.storage import PresignedUpload
 from chalicelib.adapters.webhooks import MAX_URL_LENGTH
 from chalicelib.api.jobs import JobView
-from chalicelib.api.schema import ApiModel, Request
+from chalicelib.api.schema import ApiModel, Request, UtcDateTime
 from chalicelib.core.errors import (
     DuplicateFile,
     FileTooLarge,
@@ -77,7 +77,7 @@ class CreateImportRequest(Request):
     allow_duplicate: StrictBool = False
     # Start no earlier than this (ISO 8601; no offset: UTC), at most SCHEDULE_MAX_DAYS
     # ahead: the file is uploaded now and waits (engine/schedule.py).
-    run_at: datetime | None = None
+    run_at: UtcDateTime | None = None
     # E-mail the caller (the address of their token) when the job ends: engine/mailer.py.
     notify_email: StrictBool = False
 
@@ -85,8 +85,6 @@ class CreateImportRequest(Request):
     def _one_way_to_send(self) -> CreateImportRequest:
         self.codigo_tarjeta = self.codigo_tarjeta.upper()
         self.sha256 = self.sha256.lower() if self.sha256 else None
-        if self.run_at is not None and self.run_at.tzinfo is None:
-            self.run_at = self.run_at.replace(tzinfo=UTC)
         if not CODIGO_TARJETA.match(self.codigo_tarjeta):
             raise ValueError("codigoTarjeta: use de 2 a 12 letras o números, como ICBCVC")
         if (self.size is None) == (self.content is None):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from pydantic import StrictBool
@@ -12,7 +12,7 @@ from chalicelib.adapters import pagination
 from chalicelib.adapters.auth import Identity
 from chalicelib.adapters.services import Services
 from chalicelib.api.queries import JobErrorsQuery, JobListQuery
-from chalicelib.api.schema import ApiModel, Request, Timestamp
+from chalicelib.api.schema import ApiModel, Request, Timestamp, UtcDateTime
 from chalicelib.core.errors import JobNotFound
 from chalicelib.core.models import Job, JobStatus, JobType, LineErrorItem
 from chalicelib.engine import lifecycle, registry, retries, schedule
@@ -288,16 +288,13 @@ class ScheduleRequest(Request):
 
     labels: ClassVar[dict[str, str]] = {"runAt": "fecha de inicio (runAt)"}
 
-    run_at: datetime | None
+    run_at: UtcDateTime | None
 
 
 def reschedule(owner: Identity, job_id: str, body: ScheduleRequest, services: Services) -> JobView:
     """Moves a scheduled (or any QUEUED) job's start; JobConflict once it has started."""
     job = get_owned(job_id, owner)
-    run_at = body.run_at
-    if run_at is not None and run_at.tzinfo is None:
-        run_at = run_at.replace(tzinfo=UTC)
-    schedule.reschedule(job, schedule.check_run_at(run_at, services), services)
+    schedule.reschedule(job, schedule.check_run_at(body.run_at, services), services)
     return JobView.of(job)
 
 

@@ -15,11 +15,11 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 from pydantic_core import ErrorDetails
 
 from chalicelib.adapters.auth import Identity
-from chalicelib.api.schema import ApiModel, Request, Timestamp
+from chalicelib.api.schema import ApiModel, Request, Timestamp, UtcDateTime
 from chalicelib.core.clock import Clock
 from chalicelib.core.errors import InvalidRequest
 from chalicelib.core.models import FINAL_STATUSES, Job, JobStatus, JobType
@@ -45,20 +45,15 @@ class MetricsQuery(Request):
         "utcOffsetMinutes": "diferencia horaria (utcOffsetMinutes)",
     }
 
-    since: datetime | None = Field(default=None, alias="from")
-    to: datetime | None = None
+    since: UtcDateTime | None = Field(default=None, alias="from")
+    to: UtcDateTime | None = None
     utc_offset_minutes: int = Field(default=0, ge=-720, le=840)
-
-    @model_validator(mode="after")
-    def _aware(self) -> MetricsQuery:
-        # A time without an offset is UTC, as every time the API writes.
-        self.since = _utc(self.since)
-        self.to = _utc(self.to)
-        return self
 
     @classmethod
     def problem(cls, error: ErrorDetails) -> str:
         field = str(error["loc"][0]) if error["loc"] else ""
+        if field in ("from", "to") and error["type"] == "value_error":
+            return "Las fechas de las métricas deben estar entre 2000 y 2100."
         if field in ("from", "to"):
             return f"El parámetro {field} debe ser una fecha ISO 8601, como 2026-11-01T00:00:00Z."
         return super().problem(error)
@@ -73,15 +68,6 @@ class MetricsQuery(Request):
         if until - since > MAX_PERIOD:
             raise InvalidRequest("El período de las métricas es de 366 días como máximo.")
         return since, until
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError as exc:  # year 1 or 9999 with an offset: no UTC time for it
-        raise ValueError("las fechas de las métricas deben estar entre 2000 y 2100") from exc
 
 
 class TypeMetrics(ApiModel):

@@ -9,10 +9,17 @@ copied into the log, since a misplaced field could hold a card number.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, ValidationError, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
@@ -30,6 +37,18 @@ Timestamp = Annotated[
     PlainSerializer(_iso, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # A time without an offset is UTC, as every time the API writes.
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as exc:  # year 1 or 9999 with an offset: no such UTC time
+        raise ValueError("la fecha está fuera de rango") from exc
+
+
+# A time a caller sends (ISO 8601), in UTC whatever offset it came with.
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class ApiModel(BaseModel):

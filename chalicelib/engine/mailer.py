@@ -26,12 +26,8 @@ from chalicelib.engine.guards import format_count, update_if
 if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
 
-SUBJECTS = {
-    "COMPLETED": "Importación completa",
-    "FAILED": "Importación con error",
-    "CANCELLED": "Importación cancelada",
-}
 KINDS = {"DKT_IMPORT": "Importación", "EXPORT": "Exportación", "LOTE_DELETE": "Eliminación"}
+OUTCOMES = {"COMPLETED": "completa", "FAILED": "con error", "CANCELLED": "cancelada"}
 
 
 def handle(body: str, services: Services, ses: SESV2Client) -> str:
@@ -82,9 +78,9 @@ def _event_detail(body: str) -> dict[str, Any] | None:
 def compose(detail: dict[str, Any]) -> tuple[str, str]:
     """The subject and plain text of the e-mail about a finished job, in Spanish."""
     status = str(detail.get("status"))
-    kind = KINDS.get(str(detail.get("type")), "Proceso")
+    kind = KINDS.get(str(detail.get("type")), "Tarea")
     what = detail.get("filename") or detail.get("loteId") or detail.get("jobId")
-    subject = f"{SUBJECTS.get(status, 'Proceso terminado').replace('Importación', kind)}: {what}"
+    subject = f"{kind} {OUTCOMES.get(status, 'terminada')}: {what}"
     lines = [str(detail.get("message") or ""), ""]
     if detail.get("loteId"):
         lines.append(f"Lote: {detail['loteId']}")

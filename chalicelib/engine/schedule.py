@@ -7,8 +7,8 @@ is the gate, whoever sent the message (a hop, a repeated upload event, the sweep
 rescue of a hop that was lost), so a job never starts early; it starts within seconds
 of `run_at`, once the last hop's delay is over. Each hop notes its wake-up time as the
 job's heartbeat, so the sweeper leaves a waiting job alone until a hop is overdue.
-Cancelling a waiting job is cancelling a QUEUED one; moving `run_at` sends a message
-for the new time (the old hops, still in flight, find it not yet due or not QUEUED).
+Cancelling a waiting job is cancelling a QUEUED one; moving `run_at` moves the job's
+fence and sends a message for the new time (the old hops are then dropped as stale).
 """
 
 from __future__ import annotations

@@ -173,11 +173,11 @@ def accept_upload(job: Job, services: Services) -> bool:
         )
         return False
     try:
-        # Read whole once more (~1 s for 50 MiB); a file too large to read in the handler's
-        # time is not hashed, and not told from its duplicates.
-        sha256 = (
-            services.store.sha256(job.upload_key, found.etag) if size <= HASH_MAX_BYTES else None
-        )
+        # Read whole once more (~1 s for 50 MiB), by the first delivery only (a repeated
+        # event finds the file recorded); a file too large to read in the handler's time
+        # is not hashed, and not told from its duplicates.
+        hashed = job.file_size is None and size <= HASH_MAX_BYTES
+        sha256 = services.store.sha256(job.upload_key, found.etag) if hashed else None
     except FileChanged:
         return False  # replaced while it was read: its own notification follows
     first = lifecycle.record_upload(job, size, found.etag, sha256, clock=services.clock)
@@ -198,9 +198,9 @@ def _refused_as_duplicate(job: Job, sha256: str, services: Services) -> bool:
     and the user did not allow that. The file and its digest stay with the job: a retry
     with allowDuplicate imports it, and its lote then records the file too. Replacing a
     lote of the same card with the same file is no duplicate: it re-reads the file."""
-    if job.parameters.get("allowDuplicate"):
-        return False
     parameters = job.parameters
+    if parameters.get("allowDuplicate"):
+        return False
     replacing = parameters.get("codigoTarjeta") if parameters.get("replace") else None
     lote = file_digests.active_lote_with(job.tenant_id, sha256, replacing=replacing)
     if lote is None:

@@ -62,7 +62,7 @@ import {
   restoreCodigo,
   showChosenFile,
   showDuplicateLote,
-  showFileLimit,
+  showFormLimits,
 } from "./import-form.js";
 import { clearMetrics, loadMetrics } from "./metrics.js";
 import { listenToOtherTabs } from "./notices.js";
@@ -164,7 +164,7 @@ function bindUi() {
 async function main() {
   bindUi();
   state.config = await loadConfig();
-  showFileLimit();
+  showFormLimits();
   let signInError = null;
   if (state.config.authMode === "cognito") signInError = await completeCognitoSignIn();
   const token = storedToken();

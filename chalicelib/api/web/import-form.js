@@ -198,8 +198,8 @@ export function onCodigoInput(event) {
   input.setSelectionRange(at, at);
 }
 
-/** The maximum file size, under the file field; the e-mail option where the service has it. */
-export function showFileLimit() {
+/** What the service allows: the maximum file size under the file field, the e-mail option. */
+export function showFormLimits() {
   $("notify-email-option").hidden = !state.config.emailNotifications;
   if (state.config.maxFileSize) {
     $("file-hint").textContent = `Hasta ${formatMegabytes(state.config.maxFileSize)}.`;
